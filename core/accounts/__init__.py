@@ -1,0 +1,1 @@
+"""Logins, roles, sessions and API tokens."""

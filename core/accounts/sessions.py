@@ -1,0 +1,70 @@
+"""Server-side sessions: the cookie carries a random token, the database its hash, so
+signing out (or an admin disabling a login) takes effect everywhere at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from core.accounts.logins import mark_logged_in, viewer_from_row
+from core.accounts.roles import Viewer
+from core.accounts.tables import Login, WebSession
+from core.accounts.tokens import hash_secret, new_secret
+
+SESSION_TTL = timedelta(days=14)
+COOKIE_NAME = "gs_session"
+# Refresh last_seen_at (and slide the expiry) at most this often, to spare writes.
+_TOUCH_EVERY = timedelta(minutes=10)
+
+
+async def start_session(login_id: int) -> str:
+    token, token_hash = new_secret()
+    await WebSession.insert(
+        WebSession(login=login_id, token_hash=token_hash, expires_at=datetime.now(UTC) + SESSION_TTL)
+    )
+    await mark_logged_in(login_id)
+    return token
+
+
+async def viewer_for_session(token: str) -> Viewer | None:
+    if not token or len(token) > 200:
+        return None
+    row = await (
+        WebSession.select(
+            WebSession.id,
+            WebSession.expires_at,
+            WebSession.last_seen_at,
+            WebSession.login.id.as_alias("id"),
+            WebSession.login.role.as_alias("role"),
+            WebSession.login.disabled.as_alias("disabled"),
+            WebSession.login.person.id.as_alias("person.id"),
+            WebSession.login.person.email.as_alias("person.email"),
+            WebSession.login.person.given_name.as_alias("person.given_name"),
+            WebSession.login.person.family_name.as_alias("person.family_name"),
+        )
+        .where(WebSession.token_hash == hash_secret(token))
+        .first()
+    )
+    now = datetime.now(UTC)
+    if row is None or row["expires_at"] <= now or row["disabled"]:
+        return None
+    if now - row["last_seen_at"] > _TOUCH_EVERY:
+        await WebSession.update(
+            {WebSession.last_seen_at: now, WebSession.expires_at: now + SESSION_TTL}
+        ).where(WebSession.token_hash == hash_secret(token))
+    return viewer_from_row(row)
+
+
+async def end_session(token: str) -> None:
+    await WebSession.delete().where(WebSession.token_hash == hash_secret(token))
+
+
+async def end_all_sessions(login_id: int) -> None:
+    await WebSession.delete().where(WebSession.login == login_id)
+
+
+async def purge_expired_sessions() -> int:
+    rows = await WebSession.delete().where(WebSession.expires_at < datetime.now(UTC)).returning(WebSession.id)
+    return len(rows)
+
+
+__all__ = ["COOKIE_NAME", "Login", "end_all_sessions", "end_session", "start_session", "viewer_for_session"]

@@ -1,0 +1,1 @@
+"""The OSDI API (HAL+JSON under /api/v1/)."""

@@ -1,0 +1,16 @@
+"""Sending email: messages are queued in the outbox and delivered by a backend (SMTP, or
+files in the data dir on the embedded default)."""
+
+from core.mail.backends import FileBackend, MailBackend, SmtpBackend, backend_for
+from core.mail.message import OutgoingMail, build_message
+from core.mail.queue import queue_mail
+
+__all__ = [
+    "FileBackend",
+    "MailBackend",
+    "OutgoingMail",
+    "SmtpBackend",
+    "backend_for",
+    "build_message",
+    "queue_mail",
+]

@@ -1,0 +1,1 @@
+"""Members: the people an instance organizes with."""

@@ -1,0 +1,1 @@
+"""The web layer: thin handlers that parse, call a service, and render."""

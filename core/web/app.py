@@ -1,0 +1,123 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import dramatiq
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from core.api.entry_point import entry_point
+from core.db.engine import close_pool, start_pool
+from core.settings import Settings, current_settings
+from core.tasks import broker as broker_module
+from core.tasks import event_loop
+from core.tasks.worker import load_handlers, start_dramatiq_worker, sweep_forever
+from core.web.auth import ViewerMiddleware, requires_role
+from core.web.errors import EXCEPTION_HANDLERS
+from core.web.health import healthz, readyz
+from core.web.middleware import RequestLogMiddleware
+from core.web.pages.account import AccountController
+from core.web.pages.admin import AdminController
+from core.web.pages.login import LoginController, logout
+from core.web.pages.public import home
+from core.web.pages.staff import StaffController
+from core.web.templates import build_environment, static_dirs, template_config, template_dirs
+
+log = logging.getLogger("groundswell.web")
+
+VERSION = "0.1.0"
+
+# Authorization, in one place: each route group and the least role it needs.
+ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
+    ("/", [home, LoginController, logout], None),
+    ("/", [AccountController], "member"),
+    ("/", [StaffController], "staff"),
+    ("/", [AdminController], "admin"),
+    ("/api/v1", [entry_point], "member"),
+]
+
+
+def _routers() -> list[Router]:
+    routers = []
+    for path, handlers, role in ROUTE_GROUPS:
+        guards = [requires_role(role)] if role else []
+        routers.append(Router(path=path, route_handlers=handlers, guards=guards))
+    return routers
+
+
+def _login_throttled(request) -> bool:  # type: ignore[no-untyped-def]
+    return request.method == "POST" and request.url.path.startswith("/login")
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:
+    """Build the app. With no broker configured and `run_worker`, background work runs in
+    this process (a Dramatiq worker on a stub broker, plus the outbox sweeper)."""
+    settings = settings or current_settings()
+
+    @contextlib.asynccontextmanager
+    async def background(_: Litestar) -> AsyncIterator[None]:
+        event_loop.adopt(asyncio.get_running_loop())
+        await start_pool()
+        load_handlers()
+        broker_module.install(settings.broker_url)
+        worker: dramatiq.Worker | None = None
+        sweeper: asyncio.Task | None = None
+        if run_worker and not settings.has_broker:
+            worker = start_dramatiq_worker(settings.worker_threads)
+            sweeper = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            if worker is not None:
+                # The worker's threads wait on this loop; stop them without blocking it.
+                await asyncio.to_thread(worker.stop)
+            await close_pool()
+            event_loop.release()
+
+    environment = build_environment(
+        template_dirs(settings.theme_dir),
+        {"site_url": settings.public_url, "instance_role": settings.role},
+    )
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            *_routers(),
+            create_static_files_router(
+                path="/static", directories=static_dirs(settings.theme_dir), include_in_schema=False
+            ),
+        ],
+        lifespan=[background],
+        middleware=[
+            RequestLogMiddleware(),
+            RateLimitConfig(
+                rate_limit=("minute", 20),
+                check_throttle_handler=_login_throttled,
+                exclude=["^/api/", "^/static/"],
+            ).middleware,
+            ViewerMiddleware(),
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="gs_csrf",
+            cookie_httponly=True,
+            cookie_secure=settings.public_url.startswith("https://"),
+            exclude=["^/api/", "^/healthz$", "^/readyz$"],
+        ),
+        template_config=template_config(environment),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(title="Groundswell", version=VERSION, path="/schema"),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,1 @@
+"""Server-rendered pages, grouped by who may see them."""

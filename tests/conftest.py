@@ -1,0 +1,79 @@
+"""Test harness: every test session gets its own data dir and a fresh database.
+
+SQLite by default; PostgreSQL when GROUNDSWELL_TEST_DATABASE_URL names a server database
+(a fresh database named after it is created for the session and dropped afterwards).
+The environment is set before `core` is imported, because one process serves one instance.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="groundswell-test-"))
+_BASE_PG_URL = os.environ.get("GROUNDSWELL_TEST_DATABASE_URL", "").strip()
+_PG_URL = ""
+if _BASE_PG_URL:
+    from tests.support.postgres import create_database
+
+    _PG_URL = create_database(_BASE_PG_URL, f"gs_test_{os.getpid()}_{secrets.token_hex(3)}")
+
+for name in [n for n in os.environ if n.startswith("GROUNDSWELL_") and not n.startswith("GROUNDSWELL_TEST_")]:
+    del os.environ[name]
+os.environ["GROUNDSWELL_DATA_DIR"] = str(_DATA_DIR)
+os.environ["GROUNDSWELL_DATABASE_URL"] = _PG_URL or f"sqlite:///{_DATA_DIR / 'test.sqlite3'}"
+os.environ["GROUNDSWELL_PUBLIC_URL"] = "http://testserver.local"
+os.environ["GROUNDSWELL_LOG_LEVEL"] = "warning"
+
+import core  # noqa: E402,F401  (sets PICCOLO_CONF)
+from tests.support.database import clean_database, migrate_once  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _PG_URL:
+        from tests.support.postgres import drop_database
+
+        drop_database(_BASE_PG_URL, _PG_URL)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return os.environ["GROUNDSWELL_DATABASE_URL"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _schema() -> None:
+    await migrate_once()
+
+
+@pytest.fixture(autouse=True)
+async def _clean(_schema: None) -> AsyncIterator[None]:
+    """Each test starts from empty tables (the schema stays)."""
+    await clean_database()
+    yield
+
+
+@pytest.fixture
+async def app():
+    from core.web.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator:
+    """An HTTP client for the app, with its lifespan (and in-process worker) running."""
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
