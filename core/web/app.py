@@ -23,7 +23,7 @@ from core.tasks.worker import load_handlers, start_dramatiq_worker, sweep_foreve
 from core.web.auth import ViewerMiddleware, requires_role
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz, readyz
-from core.web.middleware import RequestLogMiddleware
+from core.web.middleware import log_requests
 from core.web.pages.account import AccountController
 from core.web.pages.admin import AdminController
 from core.web.pages.login import LoginController, logout
@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         event_loop.adopt(asyncio.get_running_loop())
         await start_pool()
         load_handlers()
+        # A broker installed before the app started (by a test, say) belongs to its installer.
+        owns_broker = broker_module.current_broker() is None
         broker_module.install(settings.broker_url)
         worker: dramatiq.Worker | None = None
         sweeper: asyncio.Task | None = None
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             if worker is not None:
                 # The worker's threads wait on this loop; stop them without blocking it.
                 await asyncio.to_thread(worker.stop)
+            if owns_broker:
+                broker_module.uninstall()
             await close_pool()
             event_loop.release()
 
@@ -88,7 +92,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         template_dirs(settings.theme_dir),
         {"site_url": settings.public_url, "instance_role": settings.role},
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -99,7 +103,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ],
         lifespan=[background],
         middleware=[
-            RequestLogMiddleware(),
             RateLimitConfig(
                 rate_limit=("minute", 20),
                 check_throttle_handler=_login_throttled,
@@ -121,3 +124,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         debug=False,
         logging_config=None,
     )
+    app.asgi_handler = log_requests(app.asgi_handler)
+    return app

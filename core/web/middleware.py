@@ -1,11 +1,14 @@
-"""Request logging (one line per request) and security headers."""
+"""Request logging (one line per request) and security headers.
+
+This wraps the whole ASGI handler rather than being Litestar middleware, because Litestar runs
+middleware per route: requests that match no route (404, 405) would go unlogged.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("groundswell.request")
@@ -17,12 +20,13 @@ SECURITY_HEADERS = [
 ]
 
 
-class RequestLogMiddleware(ASGIMiddleware):
-    """Logs `METHOD path status duration_ms` once per request, and adds security headers."""
+def log_requests(app: ASGIApp) -> ASGIApp:
+    """Log `METHOD path status duration` once per HTTP request and add security headers."""
 
-    scopes = ("http",)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
 
@@ -34,7 +38,7 @@ class RequestLogMiddleware(ASGIMiddleware):
             await send(message)
 
         try:
-            await next_app(scope, receive, send_wrapper)
+            await app(scope, receive, send_wrapper)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             log.info(
@@ -50,3 +54,5 @@ class RequestLogMiddleware(ASGIMiddleware):
                     "duration_ms": round(elapsed, 1),
                 },
             )
+
+    return logged

@@ -37,7 +37,7 @@ class AccountController(Controller):
         await set_password(viewer.login_id, new)
         return Redirect(path="/account?saved=password", status_code=303)
 
-    @post("/tokens", status_code=201)
+    @post("/tokens", status_code=200)
     async def create_token(self, request: Request, data: Form) -> Template:
         viewer = viewer_of(request)
         assert viewer is not None
