@@ -5,13 +5,33 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from core.accounts.tables import ApiToken, Login, LoginLink, WebSession
+from core.groups.tables import Group, GroupLeader
+from core.instance_settings import InstanceSetting
 from core.outbox.tables import OutboxItem
-from core.people.tables import Person
+from core.people.tables import Person, Tag, Tagging
+from core.petitions.tables import Petition, PetitionTarget, Signature, SignatureCount
 
+# Parents before children: tests empty the tables in reverse order.
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[Person, Login, LoginLink, WebSession, ApiToken, OutboxItem],
+    table_classes=[
+        Person,
+        Tag,
+        Tagging,
+        Login,
+        LoginLink,
+        WebSession,
+        ApiToken,
+        OutboxItem,
+        InstanceSetting,
+        Group,
+        GroupLeader,
+        Petition,
+        PetitionTarget,
+        Signature,
+        SignatureCount,
+    ],
     migration_dependencies=[],
     commands=[],
 )

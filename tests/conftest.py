@@ -73,7 +73,7 @@ async def app():
 @pytest.fixture
 async def client(app) -> AsyncIterator:
     """An HTTP client for the app, with its lifespan (and in-process worker) running."""
-    from litestar.testing import AsyncTestClient
+    from tests.support.asgi import app_client
 
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+    async with app_client(app) as test_client:
         yield test_client

@@ -1,4 +1,5 @@
-from piccolo.columns import Boolean, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -24,3 +25,19 @@ class Person(Table, tablename="person"):
     source = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Tag(Table, tablename="tag"):
+    """A label staff put on members (e.g. "volunteer", "donor-2026"), as in OSDI tags."""
+
+    name = Varchar(length=100, unique=True)
+    description = Varchar(length=300, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Tagging(Table, tablename="tagging"):
+    tag = ForeignKey(references=Tag, on_delete=OnDelete.cascade)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+    # Unique (tag, person): a unique index made by migration (see core.db.unique_indexes).

@@ -25,11 +25,10 @@ async def test_a_forged_csrf_token_is_refused(client):
 
 
 async def test_a_csrf_token_from_another_browser_is_refused(app, client):
-    from litestar.testing import AsyncTestClient
-
+    from tests.support.asgi import browser
     from tests.support.forms import csrf_token_in
 
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as attacker:
+    async with browser(app) as attacker:
         stolen = csrf_token_in((await attacker.get("/login")).text)
     await client.get("/login")
     response = await client.post("/login", data={"_csrf_token": stolen, "email": "a@example.org"})

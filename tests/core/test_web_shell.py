@@ -3,10 +3,9 @@
 import dataclasses
 import logging
 
-from litestar.testing import AsyncTestClient
-
 from core.settings import current_settings
 from core.web.app import create_app
+from tests.support.asgi import app_client
 
 
 async def test_a_theme_overrides_templates_and_static_files_by_name(tmp_path):
@@ -17,7 +16,7 @@ async def test_a_theme_overrides_templates_and_static_files_by_name(tmp_path):
     )
     (tmp_path / "static" / "site.css").write_text("body { color: rebeccapurple; }")
     settings = dataclasses.replace(current_settings(), theme_dir=tmp_path)
-    async with AsyncTestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+    async with app_client(create_app(settings)) as client:
         home = await client.get("/")
         assert "Riverside Council" in home.text
         assert "Sign in" in home.text  # the default base layout still frames it

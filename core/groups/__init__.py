@@ -1,0 +1,1 @@
+"""Groups: the Councils and state groups an instance hosts."""

@@ -1,0 +1,1 @@
+"""Petitions: started by anyone, signed by members, delivered to their targets."""

@@ -1,0 +1,150 @@
+"""Signing a petition: one short form, one request, one transaction.
+
+Signing twice with the same (normalized) email changes nothing and says so. A signer's
+consents only ever widen by signing: ticking "keep me updated" subscribes them, leaving it
+unticked never unsubscribes someone who had agreed before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import Gone, NotFound, UserError
+from core.instance_settings import get_policy
+from core.outbox import transaction
+from core.people.emails import InvalidEmail, clean_email, email_key
+from core.people.tables import Person
+from core.petitions import counter
+from core.petitions.tables import Petition, Signature
+
+NAME_MAX = 200
+COMMENT_MAX = 2000
+POSTAL_MAX = 20
+SOURCE_MAX = 100
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    name: str
+    email: str
+    postal_code: str = ""
+    comment: str = ""
+    keep_updated: bool = False
+    share_with_creator: bool = False
+    source: str = ""
+    ip: str = ""
+
+
+@dataclass(frozen=True)
+class SignResult:
+    signature_id: int
+    person_id: int
+    created: bool
+    status: str
+
+
+def _clean(data: SignatureInput) -> tuple[SignatureInput, str]:
+    name = " ".join(data.name.split())
+    if not name:
+        raise UserError("Enter your name.")
+    if len(name) > NAME_MAX:
+        raise UserError(f"Names are limited to {NAME_MAX} characters.")
+    try:
+        address = clean_email(data.email)
+    except InvalidEmail as exc:
+        raise UserError(str(exc)) from None
+    postal = data.postal_code.strip().upper()
+    if len(postal) > POSTAL_MAX:
+        raise UserError(f"Postal codes are limited to {POSTAL_MAX} characters.")
+    comment = data.comment.strip()
+    if len(comment) > COMMENT_MAX:
+        raise UserError(f"Keep your comment under {COMMENT_MAX} characters.")
+    source = "".join(c for c in data.source.strip() if c.isalnum() or c in "-_.:")[:SOURCE_MAX]
+    cleaned = SignatureInput(
+        name=name,
+        email=address,
+        postal_code=postal,
+        comment=comment,
+        keep_updated=data.keep_updated,
+        share_with_creator=data.share_with_creator,
+        source=source,
+        ip=data.ip[:45],
+    )
+    return cleaned, email_key(address)
+
+
+async def _signable(petition_id: int) -> Petition:
+    petition = await Petition.objects().where(Petition.id == petition_id).first()
+    if petition is None:
+        raise NotFound("There is no such petition.")
+    if petition.status == "published":
+        return petition
+    if petition.status in ("closed", "delivered"):
+        raise Gone("This petition is closed and no longer takes signatures.")
+    raise NotFound("This petition is not open for signatures.")
+
+
+async def _person_for(data: SignatureInput, key: str) -> int:
+    given, _, family = data.name.partition(" ")
+    await Person.insert(
+        Person(
+            email=data.email,
+            email_key=key,
+            given_name=given,
+            family_name=family,
+            postal_code=data.postal_code,
+            consent_instance_email=data.keep_updated,
+            source="petition",
+        )
+    ).on_conflict(target=Person.email_key, action="DO NOTHING")
+    row = (
+        await Person.select(Person.id, Person.postal_code, Person.consent_instance_email)
+        .where(Person.email_key == key)
+        .first()
+    )
+    assert row is not None
+    changes = {}
+    if data.keep_updated and not row["consent_instance_email"]:
+        changes[Person.consent_instance_email] = True
+    if data.postal_code and not row["postal_code"]:
+        changes[Person.postal_code] = data.postal_code
+    if changes:
+        await Person.update(changes).where(Person.id == row["id"])
+    return row["id"]
+
+
+async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) -> SignResult:
+    """Record a signature (idempotent per person). `held` keeps it aside, uncounted."""
+    cleaned, key = _clean(data)
+    await _signable(petition_id)
+    confirm = await get_policy("confirm_signatures")
+    status = "held" if held else ("unconfirmed" if confirm else "counted")
+    async with transaction():
+        person_id = await _person_for(cleaned, key)
+        inserted = (
+            await Signature.insert(
+                Signature(
+                    petition=petition_id,
+                    person=person_id,
+                    comment=cleaned.comment,
+                    source=cleaned.source,
+                    share_with_creator=cleaned.share_with_creator,
+                    status=status,
+                    ip=cleaned.ip,
+                    email_domain=key.rsplit("@", 1)[1],
+                )
+            )
+            .on_conflict(target=(Signature.petition, Signature.person), action="DO NOTHING")
+            .returning(Signature.id)
+        )
+        if inserted:
+            if status == "counted":
+                await counter.add(petition_id)
+            return SignResult(inserted[0]["id"], person_id, True, status)
+    existing = (
+        await Signature.select(Signature.id, Signature.status)
+        .where((Signature.petition == petition_id) & (Signature.person == person_id))
+        .first()
+    )
+    assert existing is not None
+    return SignResult(existing["id"], person_id, False, existing["status"])
