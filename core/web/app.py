@@ -27,6 +27,7 @@ from core.web.middleware import log_requests
 from core.web.pages.account import AccountController
 from core.web.pages.admin import AdminController
 from core.web.pages.login import LoginController, logout
+from core.web.pages.petitions import PetitionPages
 from core.web.pages.public import home
 from core.web.pages.staff import StaffController
 from core.web.templates import build_environment, static_dirs, template_config, template_dirs
@@ -37,7 +38,7 @@ VERSION = "0.1.0"
 
 # Authorization, in one place: each route group and the least role it needs.
 ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
-    ("/", [home, LoginController, logout], None),
+    ("/", [home, LoginController, logout, PetitionPages], None),
     ("/", [AccountController], "member"),
     ("/", [StaffController], "staff"),
     ("/", [AdminController], "admin"),
