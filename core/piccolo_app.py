@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from core.accounts.tables import ApiToken, Login, LoginLink, WebSession
 from core.groups.tables import Group, GroupLeader
 from core.instance_settings import InstanceSetting
+from core.moderation.tables import AbuseReport, Block, RateBucket
 from core.outbox.tables import OutboxItem
 from core.people.tables import Person, Tag, Tagging
 from core.petitions.tables import Petition, PetitionTarget, Signature, SignatureCount
@@ -31,6 +32,9 @@ APP_CONFIG = AppConfig(
         PetitionTarget,
         Signature,
         SignatureCount,
+        AbuseReport,
+        Block,
+        RateBucket,
     ],
     migration_dependencies=[],
     commands=[],

@@ -15,6 +15,8 @@ class Person(Table, tablename="person"):
     given_name = Varchar(length=200, default="")
     family_name = Varchar(length=200, default="")
     postal_code = Varchar(length=20, default="", index=True)
+    locality = Varchar(length=100, default="")
+    country = Varchar(length=2, default="")
     region = Varchar(length=100, default="", index=True)
     district = Varchar(length=100, default="")
     phone = Varchar(length=40, default="")

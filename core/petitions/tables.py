@@ -67,6 +67,8 @@ class Signature(Table, tablename="signature"):
     email_domain = Varchar(length=255, default="")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     confirmed_at = Timestamptz(null=True, default=None)
+    # SHA-256 of the token in the confirmation email, while one is outstanding.
+    confirmation_hash = Varchar(length=64, default="", index=True)
 
     # Unique (petition, person): a unique index made by migration (see core.db.unique_indexes).
 

@@ -1,0 +1,1 @@
+"""Moderation and abuse defence: review queues, reports, blocks and rate limits."""
