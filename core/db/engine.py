@@ -69,8 +69,11 @@ async def check_database(timeout: float = CONNECT_TIMEOUT_S) -> None:
 
     engine = database()
     where = redact(current_settings().database_url)
+    # On SQLite `SELECT 1` never reads the file, so it "answers" even when the file is not a
+    # database at all; reading the schema table does read it (and works on a fresh file too).
+    query = "SELECT count(*) FROM sqlite_master" if isinstance(engine, SQLiteEngine) else "SELECT 1"
     try:
-        await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout=timeout)
+        await asyncio.wait_for(engine.run_ddl(query), timeout=timeout)
     except TimeoutError:
         raise DatabaseUnavailable(f"database at {where} did not answer within {timeout:g}s") from None
     except Exception as exc:  # driver errors vary: OSError, asyncpg errors, sqlite3 errors
@@ -88,3 +91,9 @@ async def close_pool() -> None:
     engine = database()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+
+
+def ilike(column: Any, pattern: str) -> Any:
+    """Case-insensitive LIKE on both databases: SQLite's LIKE already ignores ASCII case,
+    and Piccolo warns on every `ilike` there."""
+    return column.like(pattern) if isinstance(database(), SQLiteEngine) else column.ilike(pattern)

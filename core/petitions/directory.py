@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.db.engine import ilike
 from core.petitions.tables import Petition
 
 PAGE_SIZE = 20
@@ -47,7 +48,7 @@ async def search(query: DirectoryQuery) -> DirectoryPage:
     condition = Petition.status.is_in(STATES.get(query.state, STATES["open"]))
     for word in _words(query.q):
         term = f"%{word}%"
-        condition &= Petition.title.ilike(term) | Petition.summary.ilike(term) | Petition.body.ilike(term)
+        condition &= ilike(Petition.title, term) | ilike(Petition.summary, term) | ilike(Petition.body, term)
     if query.group_id:
         condition &= Petition.group == query.group_id
     postal = query.postal_code.strip().upper()
@@ -90,9 +91,9 @@ async def similar_petitions(title: str, limit: int = 5) -> list[dict]:
     words = _words(title)
     if not words:
         return []
-    condition = Petition.title.ilike(f"%{words[0]}%")
+    condition = ilike(Petition.title, f"%{words[0]}%")
     for word in words[1:]:
-        condition |= Petition.title.ilike(f"%{word}%")
+        condition |= ilike(Petition.title, f"%{word}%")
     rows = await (
         Petition.select(Petition.id, Petition.slug, Petition.title, Petition.signature_count)
         .where(condition & Petition.status.is_in(["published"]))

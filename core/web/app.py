@@ -30,6 +30,7 @@ from core.web.pages.login import LoginController, logout
 from core.web.pages.petitions import PetitionPages
 from core.web.pages.public import home
 from core.web.pages.staff import StaffController
+from core.web.pages.start import StartPages
 from core.web.templates import build_environment, static_dirs, template_config, template_dirs
 
 log = logging.getLogger("groundswell.web")
@@ -38,7 +39,7 @@ VERSION = "0.1.0"
 
 # Authorization, in one place: each route group and the least role it needs.
 ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
-    ("/", [home, LoginController, logout, PetitionPages], None),
+    ("/", [home, LoginController, logout, PetitionPages, StartPages], None),
     ("/", [AccountController], "member"),
     ("/", [StaffController], "staff"),
     ("/", [AdminController], "admin"),
@@ -55,7 +56,7 @@ def _routers() -> list[Router]:
 
 
 def _login_throttled(request) -> bool:  # type: ignore[no-untyped-def]
-    return request.method == "POST" and request.url.path.startswith("/login")
+    return request.method == "POST" and request.url.path.startswith(("/login", "/start"))
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:

@@ -6,6 +6,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from core.db.engine import ilike
 from core.people.tables import Person
 
 PAGE_SIZE = 50
@@ -33,10 +34,10 @@ class StaffController(Controller):
         if q:
             term = f"%{q}%"
             condition = (
-                Person.email.ilike(term)
-                | Person.given_name.ilike(term)
-                | Person.family_name.ilike(term)
-                | Person.postal_code.ilike(term)
+                ilike(Person.email, term)
+                | ilike(Person.given_name, term)
+                | ilike(Person.family_name, term)
+                | ilike(Person.postal_code, term)
             )
             query = query.where(condition)
             count = count.where(condition)
