@@ -8,14 +8,18 @@ unticked never unsubscribes someone who had agreed before.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from core.accounts.tokens import hash_secret, new_secret
 from core.errors import Gone, NotFound, UserError
 from core.instance_settings import get_policy
+from core.mail import OutgoingMail, queue_mail
 from core.outbox import transaction
 from core.people.emails import InvalidEmail, clean_email, email_key
 from core.people.tables import Person
 from core.petitions import counter
 from core.petitions.tables import Petition, Signature
+from core.settings import current_settings
 
 NAME_MAX = 200
 COMMENT_MAX = 2000
@@ -116,7 +120,7 @@ async def _person_for(data: SignatureInput, key: str) -> int:
 async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) -> SignResult:
     """Record a signature (idempotent per person). `held` keeps it aside, uncounted."""
     cleaned, key = _clean(data)
-    await _signable(petition_id)
+    petition = await _signable(petition_id)
     confirm = await get_policy("confirm_signatures")
     status = "held" if held else ("unconfirmed" if confirm else "counted")
     async with transaction():
@@ -140,6 +144,8 @@ async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) ->
         if inserted:
             if status == "counted":
                 await counter.add(petition_id)
+            elif status == "unconfirmed":
+                await _ask_for_confirmation(inserted[0]["id"], petition, cleaned.email)
             return SignResult(inserted[0]["id"], person_id, True, status)
     existing = (
         await Signature.select(Signature.id, Signature.status)
@@ -148,3 +154,47 @@ async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) ->
     )
     assert existing is not None
     return SignResult(existing["id"], person_id, False, existing["status"])
+
+
+async def _ask_for_confirmation(signature_id: int, petition: Petition, email: str) -> None:
+    token, token_hash = new_secret()
+    await Signature.update({Signature.confirmation_hash: token_hash}).where(Signature.id == signature_id)
+    url = f"{current_settings().public_url}/signatures/confirm/{token}"
+    await queue_mail(
+        OutgoingMail(
+            to=email,
+            subject=f"Confirm your signature: {petition.title}",
+            text=(
+                f"Thank you for signing “{petition.title}”.\n\n"
+                f"Your signature counts once you confirm it:\n{url}\n\n"
+                "If you did not sign, ignore this email and nothing will be counted.\n"
+            ),
+        ),
+        key=f"confirm-signature:{signature_id}",
+    )
+
+
+async def confirm_signature(token: str) -> tuple[Petition, bool]:
+    """Count an unconfirmed signature. Returns (petition, newly_confirmed); confirming twice
+    is harmless."""
+    if not token or len(token) > 200:
+        raise NotFound("This confirmation link is not valid. Check that you copied all of it.")
+    async with transaction():
+        row = (
+            await Signature.select(Signature.id, Signature.petition, Signature.status)
+            .where(Signature.confirmation_hash == hash_secret(token))
+            .first()
+        )
+        if row is None:
+            raise NotFound("This confirmation link is not valid. Check that you copied all of it.")
+        petition = await Petition.objects().where(Petition.id == row["petition"]).first()
+        assert petition is not None
+        if row["status"] != "unconfirmed":
+            return petition, False
+        if petition.status != "published":
+            raise Gone("This petition closed before your signature was confirmed.")
+        await Signature.update(
+            {Signature.status: "counted", Signature.confirmed_at: datetime.now(UTC)}
+        ).where((Signature.id == row["id"]) & (Signature.status == "unconfirmed"))
+        await counter.add(petition.id)
+    return petition, True

@@ -27,7 +27,7 @@ from core.web.middleware import log_requests
 from core.web.pages.account import AccountController
 from core.web.pages.admin import AdminController
 from core.web.pages.login import LoginController, logout
-from core.web.pages.petitions import PetitionPages
+from core.web.pages.petitions import PetitionPages, confirm
 from core.web.pages.public import home
 from core.web.pages.staff import StaffController
 from core.web.pages.start import StartPages
@@ -39,7 +39,7 @@ VERSION = "0.1.0"
 
 # Authorization, in one place: each route group and the least role it needs.
 ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
-    ("/", [home, LoginController, logout, PetitionPages, StartPages], None),
+    ("/", [home, LoginController, logout, PetitionPages, confirm, StartPages], None),
     ("/", [AccountController], "member"),
     ("/", [StaffController], "staff"),
     ("/", [AdminController], "admin"),

@@ -116,3 +116,25 @@ async def test_held_signatures_are_kept_aside_uncounted():
     assert result.status == "held"
     assert await Signature.count() == 1
     assert await counter.total(petition.id) == 0
+
+
+async def test_a_confirmation_email_makes_an_unconfirmed_signature_count(client, data_dir):
+    import re
+
+    from tests.support.mailbox import mail_to
+    from tests.support.outbox import wait_for_outbox
+
+    await set_policy("confirm_signatures", True)
+    petition = await published_petition()
+    await sign(petition.id, signer("conf@example.org"))
+    await wait_for_outbox()
+    mail = mail_to(data_dir, "conf@example.org", "Confirm your signature")
+    link = re.search(r"http://testserver.local(/signatures/confirm/\S+)", mail.text).group(1)
+
+    first = await client.get(link)
+    assert first.status_code == 200 and "Your signature is confirmed" in first.text
+    assert await counter.total(petition.id) == 1
+    again = await client.get(link)
+    assert "already confirmed" in again.text
+    assert await counter.total(petition.id) == 1
+    assert (await client.get("/signatures/confirm/forged")).status_code == 404

@@ -13,7 +13,7 @@ from core.errors import NotFound
 from core.petitions import counter
 from core.petitions.directory import DirectoryQuery, search
 from core.petitions.service import get_petition_by_slug, targets_of
-from core.petitions.signing import SignatureInput, sign
+from core.petitions.signing import SignatureInput, confirm_signature, sign
 from core.petitions.tables import Petition, Signature
 from core.settings import current_settings
 from core.web.forms import Form, field
@@ -131,3 +131,13 @@ class PetitionPages(Controller):
             template_name="petitions/thanks.html",
             context=await petition_context(petition, created=result.created, status=result.status),
         )
+
+
+@get("/signatures/confirm/{token:str}", include_in_schema=False)
+async def confirm(token: FromPath[str]) -> Template:
+    """Confirmation counts on the visit itself: the link only proves the address is real,
+    and asking signers for a second tap loses many of them."""
+    petition, newly = await confirm_signature(token)
+    return Template(
+        template_name="petitions/confirmed.html", context=await petition_context(petition, newly=newly)
+    )
