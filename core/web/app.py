@@ -26,6 +26,7 @@ from core.web.health import healthz, readyz
 from core.web.middleware import log_requests
 from core.web.pages.account import AccountController
 from core.web.pages.admin import AdminController
+from core.web.pages.groups import GroupAdmin, GroupPages
 from core.web.pages.login import LoginController, logout
 from core.web.pages.petitions import PetitionPages, confirm
 from core.web.pages.public import home
@@ -39,10 +40,10 @@ VERSION = "0.1.0"
 
 # Authorization, in one place: each route group and the least role it needs.
 ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
-    ("/", [home, LoginController, logout, PetitionPages, confirm, StartPages], None),
+    ("/", [home, LoginController, logout, PetitionPages, confirm, StartPages, GroupPages], None),
     ("/", [AccountController], "member"),
     ("/", [StaffController], "staff"),
-    ("/", [AdminController], "admin"),
+    ("/", [AdminController, GroupAdmin], "admin"),
     ("/api/v1", [entry_point], "member"),
 ]
 
