@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +38,8 @@ class SmtpSettings:
     starttls: bool
     ssl: bool
     timeout: float
+    # PEM file of CA certificates to trust instead of the system's (a private CA, a test server).
+    cafile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,9 @@ def _check_names(env: Mapping[str, str]) -> None:
             continue
         if name.startswith(_IGNORED_PREFIXES):
             continue
-        guess = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {guess[0]}?" if guess else ""
+        # Compare without the shared prefix, or every name would look like a near match.
+        guess = difflib.get_close_matches(name.removeprefix(PREFIX).upper(), KNOWN, n=1)
+        hint = f"; did you mean {PREFIX}{guess[0]}?" if guess else ""
         raise SettingsError(f"{name} is not a Groundswell setting{hint}")
 
 
@@ -153,35 +157,61 @@ def _broker_url(value: str) -> str:
     )
 
 
+_SMTP_OPTIONS = ("starttls", "timeout", "cafile")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def parse_smtp_url(value: str) -> SmtpSettings:
-    """smtp://user:pass@host:587?starttls=1 — smtps:// means TLS from the first byte."""
+    """smtp://user:pass@host:587?starttls=1 — smtps:// means TLS from the first byte.
+
+    Options: starttls=1 (upgrade a plain connection), timeout=SECONDS (default 30),
+    cafile=/path/to/ca.pem (trust this CA bundle instead of the system's; certificates are
+    always verified). Values are strict: a misspelt option must not silently mean "no TLS"."""
     parts = urlsplit(value)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise SettingsError(
             "GROUNDSWELL_SMTP_URL must look like smtp://user:pass@host:587?starttls=1 "
             f"or smtps://host:465, got {value!r}"
         )
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"starttls", "timeout"}
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = set(query) - set(_SMTP_OPTIONS)
     if unknown:
         raise SettingsError(
             f"GROUNDSWELL_SMTP_URL has unknown option(s) {', '.join(sorted(unknown))}; "
-            "known: starttls, timeout"
+            f"known: {', '.join(_SMTP_OPTIONS)}"
         )
     try:
         port = parts.port
         timeout = float(query.get("timeout", "30"))
     except ValueError as exc:
         raise SettingsError(f"GROUNDSWELL_SMTP_URL: {exc}") from None
+    if not 0 < timeout <= 600:  # also refuses nan and inf
+        raise SettingsError(f"GROUNDSWELL_SMTP_URL: timeout must be between 0 and 600 seconds, got {timeout}")
+    starttls_value = query.get("starttls", "0").lower()
+    if starttls_value not in _TRUE + _FALSE:
+        raise SettingsError(f"GROUNDSWELL_SMTP_URL: starttls must be 1 or 0, got {starttls_value!r}")
     ssl = parts.scheme == "smtps"
+    starttls = starttls_value in _TRUE
+    if ssl and starttls:
+        raise SettingsError(
+            "GROUNDSWELL_SMTP_URL: smtps:// is already encrypted; drop starttls=1 (or use smtp://)"
+        )
+    cafile = query.get("cafile") or None
+    if cafile is not None:
+        if not (ssl or starttls):
+            raise SettingsError("GROUNDSWELL_SMTP_URL: cafile needs smtps:// or starttls=1")
+        if not Path(cafile).is_file():
+            raise SettingsError(f"GROUNDSWELL_SMTP_URL: cafile {cafile!r} is not a readable file")
     return SmtpSettings(
         host=parts.hostname,
         port=port or (465 if ssl else 25),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        starttls=query.get("starttls", "0").lower() in ("1", "true", "yes"),
+        starttls=starttls,
         ssl=ssl,
         timeout=timeout,
+        cafile=cafile,
     )
 
 
@@ -213,25 +243,52 @@ def _secret_key(data_dir: Path, value: str) -> str:
             raise SettingsError("GROUNDSWELL_SECRET_KEY must be at least 32 characters long")
         return value
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # generated earlier, or right now by a process starting alongside (serve + worker)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+        key = path.read_text(encoding="utf-8").strip()
+        for _ in range(50):  # the other process may not have written it yet
+            if key:
+                break
+            time.sleep(0.02)
+            key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"GROUNDSWELL_DATA_DIR: cannot keep the secret key in {path}: {exc}") from None
+    if len(key) < 32:
+        raise SettingsError(
+            f"{path} holds a key shorter than 32 characters; delete the file to generate a new one"
+        )
     return key
+
+
+def _data_dir(env: Mapping[str, str]) -> Path:
+    data_dir = Path(env.get(PREFIX + "DATA_DIR") or "./groundswell-data").expanduser().resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SettingsError(f"GROUNDSWELL_DATA_DIR {str(data_dir)!r} is not a directory")
+    return data_dir
+
+
+def environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables settings are read from: `<data dir>/.env`, overridden by the environment."""
+    env = dict(os.environ if environ is None else environ)
+    return {**_read_dotenv(_data_dir(env) / ".env"), **env}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build validated settings; raises SettingsError with a one-line, actionable message."""
     env = dict(os.environ if environ is None else environ)
-    data_dir = Path(env.get(PREFIX + "DATA_DIR") or "./groundswell-data").expanduser().resolve()
-    merged = {**_read_dotenv(data_dir / ".env"), **env}
+    data_dir = _data_dir(env)
+    merged = environment(env)
     _check_names(merged)
 
     def get(name: str, default: str = "") -> str:
-        return merged.get(PREFIX + name, default).strip()
+        return merged.get(PREFIX + name, "").strip() or default  # set but empty means the default
 
     database_url = _database_url(get("DATABASE_URL") or f"sqlite:///{data_dir / 'groundswell.sqlite3'}")
     role = get("ROLE", "instance").lower()

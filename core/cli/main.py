@@ -12,7 +12,7 @@ import click
 from core.cli.errors import fail, friendly_errors
 from core.cli.logs import configure_logging
 from core.db.migrations import MigrationFailed
-from core.settings import Settings, current_settings
+from core.settings import Settings, current_settings, environment
 
 
 def _settings() -> Settings:
@@ -75,8 +75,9 @@ def cli() -> None:
 @friendly_errors
 def serve(host: str, port: int, migrate: bool | None) -> None:
     """Serve the web app. Without a broker, background work runs in this process too."""
-    if not os.environ.get("GROUNDSWELL_PUBLIC_URL"):
+    if not environment().get("GROUNDSWELL_PUBLIC_URL", "").strip():  # not in the env nor .env
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        shown = f"[{shown}]" if ":" in shown else shown  # an IPv6 address
         os.environ["GROUNDSWELL_PUBLIC_URL"] = f"http://{shown}:{port}"
     settings = _settings()
     _run(_ready_database(migrate))

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from piccolo.engine.postgres import PostgresEngine
 
-from core.db import database, write_transaction
+from core.db import database
+from core.outbox.queue import transaction
 from core.outbox.registry import (
     OutboxWork,
     PermanentFailure,
@@ -89,7 +90,9 @@ def backoff(topic: TopicHandler, attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-async def _finish(item: OutboxWork, lease_token: str, **values: object) -> bool:
+async def _finish(item: OutboxWork, lease_token: str, /, **values: object) -> bool:
+    """Set columns of `item` if our claim still holds it; False if it changed hands.
+    Positional-only, so that `lease_token=""` in `values` sets the column."""
     # Column names come from this module's callers, never from input; values are parameters.
     result = await OutboxItem.raw(
         "UPDATE outbox_item SET "  # noqa: S608
@@ -104,7 +107,14 @@ async def _finish(item: OutboxWork, lease_token: str, **values: object) -> bool:
 
 async def _process_one(topic: TopicHandler, item: OutboxWork, lease_token: str) -> str:
     try:
-        async with write_transaction():
+        # `transaction()`: work the handler enqueues is announced only once this commits.
+        async with transaction():
+            # Still ours? A batch can outlast its lease and its tail be reclaimed meanwhile;
+            # then the handler must not run here too. Renewing the lease inside the transaction
+            # also locks the row (PostgreSQL; SQLite locks the database), so nobody can reclaim
+            # the item while its handler runs.
+            if not await _finish(item, lease_token, lease_until=time.time() + topic.lease_seconds):
+                raise LeaseLost(item.key)
             await topic.fn(item)
             done = await _finish(
                 item, lease_token, status="done", last_error="", finished_at=datetime.now(UTC)
