@@ -18,7 +18,8 @@ from core.outbox import OutboxWork, PermanentFailure, RetryLater, handler
 from core.settings import current_settings
 
 
-@handler(TOPIC, batch_size=50, lease_seconds=120, max_attempts=8, backoff_base=30)
+# Not transactional: an SMTP conversation must not hold a database write transaction open.
+@handler(TOPIC, batch_size=50, lease_seconds=120, max_attempts=8, backoff_base=30, transactional=False)
 async def send_queued_mail(work: OutboxWork) -> None:
     settings = current_settings()
     try:

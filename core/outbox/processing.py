@@ -105,22 +105,25 @@ async def _finish(item: OutboxWork, lease_token: str, /, **values: object) -> bo
     return bool(result)
 
 
+async def _run_handler(topic: TopicHandler, item: OutboxWork, lease_token: str) -> None:
+    # Still ours? A batch can outlast its lease and its tail be reclaimed meanwhile; then the
+    # handler must not run here too. Inside a transaction, renewing the lease also locks the row
+    # (PostgreSQL; SQLite locks the database), so nobody can reclaim the item meanwhile.
+    if not await _finish(item, lease_token, lease_until=time.time() + topic.lease_seconds):
+        raise LeaseLost(item.key)
+    await topic.fn(item)
+    if not await _finish(item, lease_token, status="done", last_error="", finished_at=datetime.now(UTC)):
+        raise LeaseLost(item.key)
+
+
 async def _process_one(topic: TopicHandler, item: OutboxWork, lease_token: str) -> str:
     try:
-        # `transaction()`: work the handler enqueues is announced only once this commits.
-        async with transaction():
-            # Still ours? A batch can outlast its lease and its tail be reclaimed meanwhile;
-            # then the handler must not run here too. Renewing the lease inside the transaction
-            # also locks the row (PostgreSQL; SQLite locks the database), so nobody can reclaim
-            # the item while its handler runs.
-            if not await _finish(item, lease_token, lease_until=time.time() + topic.lease_seconds):
-                raise LeaseLost(item.key)
-            await topic.fn(item)
-            done = await _finish(
-                item, lease_token, status="done", last_error="", finished_at=datetime.now(UTC)
-            )
-            if not done:
-                raise LeaseLost(item.key)
+        if topic.transactional:
+            # `transaction()`: work the handler enqueues is announced only once this commits.
+            async with transaction():
+                await _run_handler(topic, item, lease_token)
+        else:
+            await _run_handler(topic, item, lease_token)
         return "done"
     except LeaseLost:
         log.warning("outbox item %s lost its lease; another worker has it", item.key)

@@ -42,6 +42,7 @@ class TopicHandler:
     max_attempts: int = 10
     backoff_base: float = 10.0
     backoff_cap: float = 6 * 3600.0
+    transactional: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,12 +56,15 @@ def handler(
     lease_seconds: float = 300.0,
     max_attempts: int = 10,
     backoff_base: float = 10.0,
+    transactional: bool = True,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Register `fn` as the handler for `topic`.
 
-    The handler runs inside a database transaction that also marks the item done, so its
-    database effects happen exactly once. Effects outside the database (sending an email)
-    should be keyed so that a retry after a crash is recognisable.
+    By default the handler runs inside a database transaction that also marks the item done,
+    so its database effects happen exactly once. A handler whose work is outside the database
+    (sending an email) sets `transactional=False`: holding a write transaction through a
+    network call would block every other writer (SQLite locks the whole database). Such
+    effects are at-least-once and should be keyed so a repeat is recognisable.
     """
 
     def register(fn: HandlerFn) -> HandlerFn:
@@ -74,6 +78,7 @@ def handler(
             lease_seconds=lease_seconds,
             max_attempts=max_attempts,
             backoff_base=backoff_base,
+            transactional=transactional,
         )
         return fn
 

@@ -457,3 +457,19 @@ async def test_the_in_process_worker_processes_enqueued_work(client: Any, probe:
             await enqueue(topic, f"k{i}")
     await wait_for_outbox(timeout=10, topic=topic)
     assert sorted(key for key, _ in await probe_rows()) == [f"k{i}" for i in range(5)]
+
+
+async def test_a_non_transactional_handler_runs_without_holding_a_write_transaction():
+    """Mail is sent outside any transaction: other writers are not blocked meanwhile."""
+    from core.db import database
+
+    seen: list[object] = []
+
+    @handler("test.nontransactional", transactional=False)
+    async def work(item: OutboxWork) -> None:
+        seen.append(database().current_transaction.get())
+
+    await enqueue("test.nontransactional", "nt-1")
+    counts = await drain("test.nontransactional")
+    assert counts["done"] == 1
+    assert seen == [None]
