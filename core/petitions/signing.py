@@ -88,33 +88,27 @@ async def _signable(petition_id: int) -> Petition:
     raise NotFound("This petition is not open for signatures.")
 
 
+# One statement whatever the member's history: create them, or widen their consent and fill a
+# missing postal code — never narrow or overwrite what they told us before.
+_UPSERT_PERSON = """
+INSERT INTO person (email, email_key, given_name, family_name, postal_code,
+                    consent_instance_email, source, created_at, updated_at)
+VALUES ({}, {}, {}, {}, {}, {}, 'petition', {}, {})
+ON CONFLICT (email_key) DO UPDATE SET
+  consent_instance_email = person.consent_instance_email OR excluded.consent_instance_email,
+  postal_code = CASE WHEN person.postal_code = '' THEN excluded.postal_code
+                     ELSE person.postal_code END
+RETURNING id
+"""
+
+
 async def _person_for(data: SignatureInput, key: str) -> int:
     given, _, family = data.name.partition(" ")
-    await Person.insert(
-        Person(
-            email=data.email,
-            email_key=key,
-            given_name=given,
-            family_name=family,
-            postal_code=data.postal_code,
-            consent_instance_email=data.keep_updated,
-            source="petition",
-        )
-    ).on_conflict(target=Person.email_key, action="DO NOTHING")
-    row = (
-        await Person.select(Person.id, Person.postal_code, Person.consent_instance_email)
-        .where(Person.email_key == key)
-        .first()
+    now = datetime.now(UTC)
+    rows = await Person.raw(
+        _UPSERT_PERSON, data.email, key, given, family, data.postal_code, data.keep_updated, now, now
     )
-    assert row is not None
-    changes = {}
-    if data.keep_updated and not row["consent_instance_email"]:
-        changes[Person.consent_instance_email] = True
-    if data.postal_code and not row["postal_code"]:
-        changes[Person.postal_code] = data.postal_code
-    if changes:
-        await Person.update(changes).where(Person.id == row["id"])
-    return row["id"]
+    return rows[0]["id"]
 
 
 async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) -> SignResult:
