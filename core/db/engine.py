@@ -18,6 +18,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from core.db.sqlite_pool import PooledSQLiteEngine
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 
@@ -53,7 +55,9 @@ def engine_for(url: str) -> Engine:
         # journal_mode is persistent in the file, so setting it once here is enough.
         with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S, factory=_TunedSQLiteConnection)
+        return PooledSQLiteEngine(
+            path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S, factory=_TunedSQLiteConnection
+        )
     return PostgresEngine(config={"dsn": url, "timeout": CONNECT_TIMEOUT_S})
 
 
@@ -65,6 +69,18 @@ def write_transaction() -> Any:
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+def _probe_sqlite(engine: SQLiteEngine) -> None:
+    """Read the file through a new connection: pooled connections keep an old file open after
+    it was replaced, and `SELECT 1` never reads the file at all; reading the schema table does
+    (and works on a fresh, empty file too)."""
+    path = engine.connection_kwargs["database"]
+    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        connection.close()
 
 
 def database() -> Engine:
@@ -80,11 +96,11 @@ async def check_database(timeout: float = CONNECT_TIMEOUT_S) -> None:
 
     engine = database()
     where = redact(current_settings().database_url)
-    # On SQLite `SELECT 1` never reads the file, so it "answers" even when the file is not a
-    # database at all; reading the schema table does read it (and works on a fresh file too).
-    query = "SELECT count(*) FROM sqlite_master" if isinstance(engine, SQLiteEngine) else "SELECT 1"
     try:
-        await asyncio.wait_for(engine.run_ddl(query), timeout=timeout)
+        if isinstance(engine, SQLiteEngine):
+            await asyncio.wait_for(asyncio.to_thread(_probe_sqlite, engine), timeout=timeout)
+        else:
+            await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout=timeout)
     except TimeoutError:
         raise DatabaseUnavailable(f"database at {where} did not answer within {timeout:g}s") from None
     except Exception as exc:  # driver errors vary: OSError, asyncpg errors, sqlite3 errors
@@ -101,6 +117,8 @@ async def start_pool() -> None:
 async def close_pool() -> None:
     engine = database()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+    elif isinstance(engine, PooledSQLiteEngine):
         await engine.close_connection_pool()
 
 
