@@ -57,6 +57,7 @@ class Settings:
     log_level: str = "info"
     max_body_bytes: int = 1_048_576
     worker_threads: int = 4
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,6 +98,7 @@ KNOWN = (
     "LOG_LEVEL",
     "MAX_BODY_BYTES",
     "WORKER_THREADS",
+    "TRUSTED_PROXIES",
 )
 
 
@@ -236,6 +238,26 @@ def _positive_int(name: str, value: str, minimum: int = 1) -> int:
     return number
 
 
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    """Addresses or networks of reverse proxies whose X-Forwarded-For names the real client.
+    Without them, every visitor behind a proxy has the proxy's address, and per-address rate
+    limits would treat all signers as one."""
+    import ipaddress
+
+    proxies = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            proxies.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"GROUNDSWELL_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(e.g. 10.0.0.5 or 10.0.0.0/8)"
+            ) from None
+    return tuple(proxies)
+
+
 def _secret_key(data_dir: Path, value: str) -> str:
     """Use the configured secret, or generate one into the data dir on first start."""
     if value:
@@ -329,6 +351,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         max_body_bytes=_positive_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", "1048576"), 1024),
         worker_threads=_positive_int("WORKER_THREADS", get("WORKER_THREADS", "4")),
+        trusted_proxies=_trusted_proxies(get("TRUSTED_PROXIES")),
     )
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from core.cli.demo import demo
 from core.cli.errors import fail, friendly_errors
 from core.cli.logs import configure_logging
+from core.cli.members import members
 from core.db.migrations import MigrationFailed
 from core.settings import Settings, current_settings, environment
 
@@ -100,7 +102,9 @@ def serve(host: str, port: int, migrate: bool | None) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=False,
+        # Only a configured proxy may say who the client is (X-Forwarded-For/-Proto).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
 
 
@@ -197,6 +201,10 @@ def token_revoke(prefix: str) -> None:
 
     count = _with_database(revoke_api_token_by_prefix(prefix.rstrip("…")))
     click.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
+
+
+cli.add_command(members)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -302,3 +302,12 @@ def test_a_truncated_secret_key_file_is_refused(env, tmp_path):
     data.mkdir()
     (data / "secret_key").write_text("short\n")
     assert "delete the file" in refused(env)
+
+
+def test_trusted_proxies_are_addresses_or_networks(tmp_path):
+    settings = load_settings(
+        {"GROUNDSWELL_DATA_DIR": str(tmp_path), "GROUNDSWELL_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16 ,::1"}
+    )
+    assert settings.trusted_proxies == ("10.0.0.5/32", "10.1.0.0/16", "::1/128")
+    with pytest.raises(SettingsError, match=r"GROUNDSWELL_TRUSTED_PROXIES: .proxy\.local."):
+        load_settings({"GROUNDSWELL_DATA_DIR": str(tmp_path), "GROUNDSWELL_TRUSTED_PROXIES": "proxy.local"})

@@ -386,3 +386,35 @@ def test_worker_with_an_unreachable_broker_exits_1_with_one_line(tmp_path):
     line = one_line_error(result)
     assert result.returncode == 1
     assert "broker at redis://127.0.0.1:1/0 does not answer" in line
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_used(tmp_path):
+    """Per-address rate limits and abuse views need the signer's address, not the proxy's."""
+    import sqlite3
+
+    instance = Instance.create(tmp_path, TRUSTED_PROXIES="127.0.0.1")
+    instance.run_ok("demo")
+    with instance.serve() as server, server.client() as browser:
+        page = browser.get("/p/reopen-the-riverside-footbridge")
+        token = page.text.split('name="_csrf_token" value="')[1].split('"')[0]
+        signed = browser.post(
+            "/p/reopen-the-riverside-footbridge/sign",
+            data={"_csrf_token": token, "name": "Pat Proxy", "email": "pat@example.org"},
+            headers={"X-Forwarded-For": "198.18.0.7"},
+        )
+        assert signed.status_code == 200, signed.text
+    database = instance.data_dir / "groundswell.sqlite3"
+    with sqlite3.connect(database) as connection:
+        [(ip,)] = connection.execute(
+            "SELECT s.ip FROM signature s JOIN person p ON p.id = s.person "
+            "WHERE p.email_key = 'pat@example.org'"
+        ).fetchall()
+    assert ip == "198.18.0.7"
+
+
+def test_demo_data_loads_from_the_command_line(tmp_path):
+    instance = Instance.create(tmp_path)
+    first = instance.run_ok("demo")
+    assert "Loaded 4 demo petitions" in first.stdout
+    again = instance.run_ok("demo")
+    assert "already loaded" in again.stdout
