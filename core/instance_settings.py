@@ -21,11 +21,28 @@ class InstanceSetting(Table, tablename="instance_setting"):
 
 @dataclass(frozen=True)
 class Policy:
+    """A setting with a fixed set of `choices`, or free text (no choices) of at most
+    `max_length` characters."""
+
     key: str
     default: Any
     choices: tuple[Any, ...]
     label: str
+    max_length: int = 0
 
+    @property
+    def is_text(self) -> bool:
+        return not self.choices
+
+    def allows(self, value: Any) -> bool:
+        if self.is_text:
+            return isinstance(value, str) and len(value) <= self.max_length
+        # `1 in (True, False)` is true in Python; a stored 1 must not pass for True.
+        return any(value == c and type(value) is type(c) for c in self.choices)
+
+
+POLICY_NOTE_MAX = 5000
+TRUSTED_IPS_MAX = 5000
 
 POLICIES = {
     p.key: p
@@ -43,6 +60,22 @@ POLICIES = {
             (True, False),
             "Count a signature only after the signer confirms it from an email.",
         ),
+        Policy(
+            "policy_note",
+            "",
+            (),
+            "The instance's values and rules for petitions, shown to staff in the moderation "
+            "queue and to people starting a petition.",
+            max_length=POLICY_NOTE_MAX,
+        ),
+        Policy(
+            "trusted_ips",
+            "",
+            (),
+            "IP addresses or networks, one a line, whose signatures skip the rate limits "
+            "(blocks still apply): an office that collects signatures, a test rig.",
+            max_length=TRUSTED_IPS_MAX,
+        ),
     )
 }
 
@@ -52,19 +85,47 @@ async def get_policy(key: str) -> Any:
     row = await InstanceSetting.select(InstanceSetting.value).where(InstanceSetting.key == key).first()
     if row is None:
         return policy.default
-    value = json.loads(row["value"]) if isinstance(row["value"], str) else row["value"]
-    return value if value in policy.choices else policy.default
+    value = row["value"]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return policy.default
+    return value if policy.allows(value) else policy.default
 
 
-async def set_policy(key: str, value: Any) -> None:
+def check_policy(key: str, value: Any) -> Policy:
+    """The policy, if `value` is allowed for it; otherwise a UserError saying what is."""
     policy = POLICIES.get(key)
     if policy is None:
         raise UserError(f"There is no setting called {key!r}.")
-    if value not in policy.choices:
+    if policy.is_text and isinstance(value, str) and len(value) > policy.max_length:
+        raise UserError(f"Keep {key.replace('_', ' ')} under {policy.max_length:,} characters.")
+    if not policy.allows(value):
+        if policy.is_text:
+            raise UserError(f"{key} must be text.")
         allowed = ", ".join(str(c) for c in policy.choices)
         raise UserError(f"{key} must be one of {allowed}.")
+    return policy
+
+
+async def set_policy(key: str, value: Any) -> None:
+    check_policy(key, value)
+    # Serialised here: Piccolo stores a str given to a JSON column as if it were JSON already.
+    encoded = json.dumps(value)
     existing = await InstanceSetting.exists().where(InstanceSetting.key == key)
     if existing:
-        await InstanceSetting.update({InstanceSetting.value: value}).where(InstanceSetting.key == key)
+        await InstanceSetting.update({InstanceSetting.value: encoded}).where(InstanceSetting.key == key)
     else:
-        await InstanceSetting.insert(InstanceSetting(key=key, value=value))
+        await InstanceSetting.insert(InstanceSetting(key=key, value=encoded))
+
+
+async def set_policies(values: dict[str, Any]) -> None:
+    """Set several policies at once: all of them or, if any value is not allowed, none."""
+    from core.db import write_transaction
+
+    for key, value in values.items():
+        check_policy(key, value)
+    async with write_transaction():
+        for key, value in values.items():
+            await set_policy(key, value)

@@ -27,7 +27,9 @@ from core.web.middleware import log_requests
 from core.web.pages.account import AccountController
 from core.web.pages.admin import AdminController
 from core.web.pages.groups import GroupAdmin, GroupPages
+from core.web.pages.leader import LeaderController
 from core.web.pages.login import LoginController, logout
+from core.web.pages.moderation import ModerationController, ReportPages
 from core.web.pages.petitions import PetitionPages, confirm
 from core.web.pages.public import home
 from core.web.pages.staff import StaffController
@@ -40,9 +42,10 @@ VERSION = "0.1.0"
 
 # Authorization, in one place: each route group and the least role it needs.
 ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
-    ("/", [home, LoginController, logout, PetitionPages, confirm, StartPages, GroupPages], None),
+    ("/", [home, LoginController, logout, PetitionPages, confirm, StartPages, GroupPages, ReportPages], None),
     ("/", [AccountController], "member"),
-    ("/", [StaffController], "staff"),
+    ("/lead", [LeaderController], "leader"),
+    ("/", [StaffController, ModerationController], "staff"),
     ("/", [AdminController, GroupAdmin], "admin"),
     ("/api/v1", [entry_point], "member"),
 ]

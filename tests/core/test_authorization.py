@@ -9,10 +9,14 @@ ROUTES = {
     "/": None,
     "/login": None,
     "/account/": "member",
+    "/lead/": "leader",
     "/staff/people": "staff",
+    "/staff/moderation": "staff",
     "/admin/": "admin",
     "/admin/mail": "admin",
     "/admin/logins": "admin",
+    "/admin/groups/": "admin",
+    "/admin/policies": "admin",
 }
 ROLES = ["anonymous", "member", "leader", "staff", "admin"]
 RANK = {role: rank for rank, role in enumerate(ROLES)}

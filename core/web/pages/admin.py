@@ -9,8 +9,10 @@ from litestar.response import Redirect, Template
 from core.accounts.logins import ensure_login, set_role
 from core.accounts.roles import ROLES, check_role
 from core.accounts.tables import Login
-from core.errors import NotFound
+from core.errors import NotFound, UserError
+from core.instance_settings import POLICIES, get_policy, set_policies
 from core.mail.backends import FileBackend, backend_for
+from core.moderation.screening import parse_networks
 from core.outbox import outbox_stats
 from core.people.tables import Person
 from core.settings import current_settings
@@ -112,3 +114,34 @@ class AdminController(Controller):
         await ensure_login(email, "member", name=field(data, "name", max_length=200))
         await set_role(email, role)
         return Redirect(path="/admin/logins", status_code=303)
+
+    @get("/policies")
+    async def policies(self, saved: FromQuery[str] = "") -> Template:
+        return Template(
+            template_name="admin/policies.html",
+            context={
+                "policies": POLICIES,
+                "values": {key: await get_policy(key) for key in POLICIES},
+                "saved": bool(saved),
+            },
+        )
+
+    @post("/policies", status_code=303)
+    async def save_policies(self, data: Form) -> Redirect:
+        moderation = field(data, "moderation", max_length=10)
+        if moderation not in POLICIES["moderation"].choices:
+            raise UserError("Choose pre-moderation or post-moderation.")
+        note_limit, trusted_limit = POLICIES["policy_note"].max_length, POLICIES["trusted_ips"].max_length
+        # Browsers send line breaks as CRLF; store (and count) them as one character.
+        note = field(data, "policy_note", max_length=2 * note_limit).replace("\r\n", "\n")
+        trusted = field(data, "trusted_ips", max_length=2 * trusted_limit).replace("\r\n", "\n")
+        parse_networks(trusted)  # a UserError naming the line that is not an address
+        await set_policies(
+            {
+                "moderation": moderation,
+                "confirm_signatures": bool(field(data, "confirm_signatures")),
+                "policy_note": note,
+                "trusted_ips": trusted,
+            }
+        )
+        return Redirect(path="/admin/policies?saved=1", status_code=303)

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from core.errors import NotFound
+from core.moderation.screening import screen
 from core.petitions import counter
 from core.petitions.directory import DirectoryQuery, search
 from core.petitions.service import get_petition_by_slug, targets_of
@@ -114,18 +115,22 @@ class PetitionPages(Controller):
                 template_name="petitions/thanks.html",
                 context=await petition_context(petition, created=True, status="counted"),
             )
+        ip = request.client.host if request.client else ""
+        email = field(data, "email", max_length=320)
+        verdict = await screen(petition.id, ip, email)
         result = await sign(
             petition.id,
             SignatureInput(
                 name=field(data, "name", max_length=200),
-                email=field(data, "email", max_length=320),
+                email=email,
                 postal_code=field(data, "postal_code", max_length=20),
                 comment=field(data, "comment", max_length=2000),
                 keep_updated=bool(field(data, "keep_updated")),
                 share_with_creator=bool(field(data, "share_with_creator")),
                 source=field(data, "source", max_length=100),
-                ip=request.client.host if request.client else "",
+                ip=ip,
             ),
+            held=verdict == "held",
         )
         return Template(
             template_name="petitions/thanks.html",

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from core.accounts.logins import ensure_login
 from core.errors import UserError
 from core.groups.tables import Group
+from core.instance_settings import get_policy
 from core.petitions.directory import similar_petitions
 from core.petitions.service import PetitionInput, TargetInput
 from core.petitions.starting import Starter, dashboard_path, start_petition
@@ -30,6 +31,7 @@ async def _form_context(values: dict[str, Any], error: str = "") -> dict[str, An
         "groups": groups,
         "scopes": SCOPES,
         "target_rows": range(TARGET_ROWS),
+        "policy_note": await get_policy("policy_note"),
     }
 
 
