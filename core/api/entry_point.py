@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from litestar import Request, get
 
+from core.api.hal import CURIES, HAL_JSON, MAX_PER_PAGE, OSDI_VERSION, api_url, link
 from core.settings import current_settings
 
-OSDI_VERSION = "1.1.1"
-HAL_JSON = "application/hal+json"
+__all__ = ["HAL_JSON", "OSDI_VERSION", "api_url", "entry_point"]
 
 
-def api_url(path: str = "") -> str:
-    return f"{current_settings().public_url}/api/v1/{path}"
-
-
-@get("/", media_type=HAL_JSON, summary="OSDI API entry point")
+@get("/", media_type=HAL_JSON, summary="OSDI API entry point", tags=["OSDI"])
 async def entry_point(request: Request) -> dict:
     """Lists the resources this instance exposes. Plugins add their own links."""
     settings = current_settings()
@@ -23,13 +19,17 @@ async def entry_point(request: Request) -> dict:
         "vendor_name": "Groundswell",
         "product_name": "Groundswell",
         "osdi_version": OSDI_VERSION,
-        "max_pagesize": 100,
+        "max_pagesize": MAX_PER_PAGE,
         "role": settings.role,
         "_links": {
             "self": {"href": api_url(), "title": "This API entry point"},
-            "curies": [
-                {"name": "osdi", "href": "http://opensupporter.github.io/osdi-docs/{rel}", "templated": True}
-            ],
+            "curies": CURIES,
+            "osdi:people": link("people", title="The people (members) of this instance; staff tokens"),
+            "osdi:petitions": link("petitions", title="The petitions on this instance"),
+            "osdi:tags": link("tags", title="Tags on people; staff tokens"),
+            "osdi:person_signup_helper": link(
+                "people/person_signup_helper", title="Sign a person up (token optional)"
+            ),
             "docs": {"href": f"{settings.public_url}/schema", "title": "OpenAPI schema"},
         },
     }

@@ -15,6 +15,11 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from core.api.entry_point import entry_point
+from core.api.helpers import person_signup_helper, record_signature_helper
+from core.api.people import PeopleApi
+from core.api.petitions import PetitionsApi
+from core.api.signatures import SignaturesApi
+from core.api.tags import TagsApi
 from core.db.engine import close_pool, start_pool
 from core.settings import Settings, current_settings
 from core.tasks import broker as broker_module
@@ -47,7 +52,10 @@ ROUTE_GROUPS: list[tuple[str, list, str | None]] = [
     ("/lead", [LeaderController], "leader"),
     ("/", [StaffController, ModerationController], "staff"),
     ("/", [AdminController, GroupAdmin], "admin"),
-    ("/api/v1", [entry_point], "member"),
+    ("/api/v1", [entry_point, PetitionsApi, SignaturesApi], "member"),
+    ("/api/v1", [PeopleApi, TagsApi], "staff"),
+    # Token optional (embeddable forms): anonymous calls are rate-limited and get no member data.
+    ("/api/v1", [record_signature_helper, person_signup_helper], None),
 ]
 
 
