@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.accounts.logins import login_for_email, viewer_from_row
+from core.accounts.logins import login_for_email, viewer_columns, viewer_from_row
 from core.accounts.roles import Viewer
 from core.accounts.tables import ApiToken
 from core.accounts.tokens import hash_secret, new_secret
@@ -45,13 +45,7 @@ async def viewer_for_api_token(secret: str) -> Viewer | None:
             ApiToken.id.as_alias("token_id"),
             ApiToken.revoked_at,
             ApiToken.last_used_at,
-            ApiToken.login.id.as_alias("id"),
-            ApiToken.login.role.as_alias("role"),
-            ApiToken.login.disabled.as_alias("disabled"),
-            ApiToken.login.person.id.as_alias("person.id"),
-            ApiToken.login.person.email.as_alias("person.email"),
-            ApiToken.login.person.given_name.as_alias("person.given_name"),
-            ApiToken.login.person.family_name.as_alias("person.family_name"),
+            *viewer_columns(ApiToken.login),
         )
         .where(ApiToken.token_hash == hash_secret(secret))
         .first()

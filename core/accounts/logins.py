@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from core.accounts.passwords import hash_password, needs_rehash, verify_password
 from core.accounts.roles import Viewer, check_role
@@ -81,6 +82,20 @@ async def viewer_for_login(login_id: int) -> Viewer | None:
     if row is None or row["disabled"]:
         return None
     return viewer_from_row(row)
+
+
+def viewer_columns(login: Any) -> list[Any]:
+    """The columns `viewer_from_row` needs, reached through a foreign key to Login (such as
+    `WebSession.login`), so a session or token and its viewer come back in one query."""
+    return [
+        login.id.as_alias("id"),
+        login.role.as_alias("role"),
+        login.disabled.as_alias("disabled"),
+        login.person.id.as_alias("person.id"),
+        login.person.email.as_alias("person.email"),
+        login.person.given_name.as_alias("person.given_name"),
+        login.person.family_name.as_alias("person.family_name"),
+    ]
 
 
 def viewer_from_row(row: dict) -> Viewer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.accounts.logins import mark_logged_in, viewer_from_row
+from core.accounts.logins import mark_logged_in, viewer_columns, viewer_from_row
 from core.accounts.roles import Viewer
 from core.accounts.tables import Login, WebSession
 from core.accounts.tokens import hash_secret, new_secret
@@ -33,13 +33,7 @@ async def viewer_for_session(token: str) -> Viewer | None:
             WebSession.id,
             WebSession.expires_at,
             WebSession.last_seen_at,
-            WebSession.login.id.as_alias("id"),
-            WebSession.login.role.as_alias("role"),
-            WebSession.login.disabled.as_alias("disabled"),
-            WebSession.login.person.id.as_alias("person.id"),
-            WebSession.login.person.email.as_alias("person.email"),
-            WebSession.login.person.given_name.as_alias("person.given_name"),
-            WebSession.login.person.family_name.as_alias("person.family_name"),
+            *viewer_columns(WebSession.login),
         )
         .where(WebSession.token_hash == hash_secret(token))
         .first()

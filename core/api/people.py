@@ -17,7 +17,7 @@ from core.api.hal import (
     link,
     page_of,
 )
-from core.api.tags import tagging_resource
+from core.api.tags import taggings_collection
 from core.errors import NotFound
 from core.people.tables import Person, Tagging
 
@@ -109,22 +109,7 @@ class PeopleApi(Controller):
     async def person_taggings(
         self, person_id: FromPath[int], page: FromQuery[int] = 1, per_page: FromQuery[int] = DEFAULT_PER_PAGE
     ) -> dict[str, Any]:
-        paging = page_of(page, per_page)
         await person_row(person_id)
-        total = await Tagging.count().where(Tagging.person == person_id)
-        rows = []
-        if not beyond_last(paging, total):
-            rows = await (
-                Tagging.select()
-                .where(Tagging.person == person_id)
-                .order_by(Tagging.id)
-                .limit(paging.size)
-                .offset(paging.offset)
-            )
-        return collection(
-            path=f"{person_path(person_id)}/taggings",
-            rel="osdi:taggings",
-            items=[tagging_resource(r) for r in rows],
-            page=paging,
-            total=total,
+        return await taggings_collection(
+            Tagging.person == person_id, f"{person_path(person_id)}/taggings", page_of(page, per_page)
         )

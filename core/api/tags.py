@@ -98,24 +98,9 @@ class TagsApi(Controller):
     async def list_taggings(
         self, tag_id: FromPath[int], page: FromQuery[int] = 1, per_page: FromQuery[int] = DEFAULT_PER_PAGE
     ) -> dict[str, Any]:
-        paging = page_of(page, per_page)
         await _tag_row(tag_id)
-        total = await Tagging.count().where(Tagging.tag == tag_id)
-        rows = []
-        if not beyond_last(paging, total):
-            rows = await (
-                Tagging.select()
-                .where(Tagging.tag == tag_id)
-                .order_by(Tagging.id)
-                .limit(paging.size)
-                .offset(paging.offset)
-            )
-        return collection(
-            path=f"tags/{tag_id}/taggings",
-            rel="osdi:taggings",
-            items=[tagging_resource(r) for r in rows],
-            page=paging,
-            total=total,
+        return await taggings_collection(
+            Tagging.tag == tag_id, f"tags/{tag_id}/taggings", page_of(page, per_page)
         )
 
     @post(
@@ -160,3 +145,16 @@ class TagsApi(Controller):
         await _tag_row(tag_id)
         await tag_service.remove_tagging(tag_id, checked_id(tagging_id, "tagging"))
         return {"notice": "This tagging was successfully deleted."}
+
+
+async def taggings_collection(condition: Any, path: str, paging: Any) -> dict[str, Any]:
+    """One page of taggings matching `condition` (a tag's, or a person's)."""
+    total = await Tagging.count().where(condition)
+    rows = []
+    if not beyond_last(paging, total):
+        rows = await (
+            Tagging.select().where(condition).order_by(Tagging.id).limit(paging.size).offset(paging.offset)
+        )
+    return collection(
+        path=path, rel="osdi:taggings", items=[tagging_resource(r) for r in rows], page=paging, total=total
+    )

@@ -7,8 +7,6 @@ creator, or staff) is decided by core.petitions.dashboard.petition_for_leader.
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
@@ -29,22 +27,19 @@ from core.petitions.dashboard import (
 )
 from core.petitions.delivery import delivery_csv, delivery_pdf
 from core.petitions.service import (
-    PetitionInput,
-    TargetInput,
     close_petition,
     mark_delivered,
     submit_petition,
     targets_of,
     update_petition,
-    validate,
 )
 from core.petitions.signers import consenting_signers, signers_csv
 from core.petitions.tables import SCOPES, Petition
 from core.web.auth import viewer_of
-from core.web.forms import Form, field
+from core.web.forms import Form
 from core.web.pages.petitions import petition_url, share_links
+from core.web.petition_form import TARGET_ROWS, form_values, read_petition_form, submitted_values
 
-TARGET_ROWS = 5
 PAGE_MAX = 100_000
 DONE = {
     "published": "Your petition is published. Share it: every share link carries a source code.",
@@ -73,74 +68,6 @@ def _download(filename: str) -> dict[str, str]:
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
-
-
-def _form_values(petition: Petition, targets: list) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "title": petition.title,
-        "summary": petition.summary,
-        "body": petition.body,
-        "goal": str(petition.goal),
-        "scope_kind": petition.scope_kind,
-        "scope_value": petition.scope_value,
-    }
-    for i, t in enumerate(targets):
-        values.update(
-            {
-                f"target_name_{i}": t.name,
-                f"target_title_{i}": t.title,
-                f"target_phone_{i}": t.phone,
-                f"target_email_{i}": t.email,
-                f"target_postal_area_{i}": t.postal_area,
-            }
-        )
-    return values
-
-
-def _petition_input(
-    data: dict[str, Any], rows: int, group_id: int | None
-) -> tuple[PetitionInput | None, list[str]]:
-    """What the form says, and the problems found in reading it (each a sentence to act on)."""
-    errors: list[str] = []
-
-    def text(name: str, max_length: int, label: str) -> str:
-        try:
-            return field(data, name, max_length=max_length)
-        except UserError:
-            errors.append(f"{label} is too long: keep it under {max_length:,} characters.")
-            return ""
-
-    targets = [
-        TargetInput(
-            name=text(f"target_name_{i}", 200, f"Target {i + 1}'s name"),
-            title=text(f"target_title_{i}", 200, f"Target {i + 1}'s title"),
-            phone=text(f"target_phone_{i}", 40, f"Target {i + 1}'s phone number"),
-            email=text(f"target_email_{i}", 320, f"Target {i + 1}'s email"),
-            postal_area=text(f"target_postal_area_{i}", 100, f"Target {i + 1}'s postal area"),
-        )
-        for i in range(rows)
-    ]
-    goal_text = text("goal", 12, "The goal").replace(",", "") or "1000"
-    if not goal_text.isdigit():
-        errors.append("The goal is a number of signatures, like 1000.")
-    scope_kind = text("scope_kind", 12, "The scope") or "national"
-    if scope_kind not in SCOPES:
-        errors.append("Choose where the petition matters from the list.")
-    data_in = PetitionInput(
-        title=text("title", 300, "The title"),
-        summary=text("summary", 300, "The summary"),
-        body=text("body", 20_000, "The text"),
-        targets=targets,
-        goal=int(goal_text) if goal_text.isdigit() else 1000,
-        scope_kind=scope_kind,
-        scope_value=text("scope_value", 100, "The place"),
-        group_id=group_id,
-    )
-    try:  # the service's own checks too, so every problem shows at once
-        validate(data_in)
-    except UserError as exc:
-        errors.append(exc.message)
-    return (None if errors else data_in), errors
 
 
 class LeaderController(Controller):
@@ -214,7 +141,7 @@ class LeaderController(Controller):
             template_name="leader/edit.html",
             context={
                 "petition": petition,
-                "values": _form_values(petition, targets),
+                "values": form_values(petition, targets),
                 "errors": [],
                 "target_rows": range(max(TARGET_ROWS, len(targets))),
                 "scopes": SCOPES,
@@ -227,7 +154,7 @@ class LeaderController(Controller):
         ensure_text_editable(petition)
         existing = len(await targets_of(petition.id))
         rows = max(TARGET_ROWS, existing)
-        parsed, errors = _petition_input(data, rows, petition.group)
+        parsed, errors = read_petition_form(data, rows, petition.group)
         if parsed is not None:
             try:
                 petition = await update_petition(petition.id, parsed)
@@ -236,7 +163,7 @@ class LeaderController(Controller):
                 if exc.status_code != 400:
                     raise
                 errors = [exc.message]
-        values = {k: (v[-1] if isinstance(v, list) else v) for k, v in data.items() if k != "_csrf_token"}
+        values = submitted_values(data)
         return Template(
             template_name="leader/edit.html",
             context={
