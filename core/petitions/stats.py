@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.outbox import OutboxWork
+from core.outbox.periodic import periodic
 from core.petitions.tables import Petition
 
 _REFRESH = """
@@ -20,3 +22,8 @@ WHERE status IN ('published', 'closed')
 
 async def refresh_stats() -> None:
     await Petition.raw(_REFRESH, datetime.now(UTC) - timedelta(days=1))
+
+
+@periodic("petitions.refresh_stats", every_seconds=60)
+async def refresh_stats_job(_: OutboxWork) -> None:
+    await refresh_stats()

@@ -12,6 +12,7 @@ import threading
 import dramatiq
 
 from core.db.engine import close_pool, start_pool
+from core.outbox.periodic import enqueue_due_jobs
 from core.outbox.processing import due_topics
 from core.tasks import broker as broker_module
 from core.tasks import event_loop
@@ -21,7 +22,7 @@ log = logging.getLogger("groundswell.worker")
 SWEEP_INTERVAL_S = 15.0
 
 # Modules whose import registers core's outbox handlers.
-CORE_HANDLER_MODULES = ("core.mail.outbox",)
+CORE_HANDLER_MODULES = ("core.mail.outbox", "core.outbox.maintenance", "core.petitions.stats")
 
 
 def load_handlers() -> None:
@@ -31,6 +32,7 @@ def load_handlers() -> None:
 
 
 async def sweep_once() -> list[str]:
+    await enqueue_due_jobs()
     topics = await due_topics()
     for topic in topics:
         broker_module.notify(topic)

@@ -473,3 +473,38 @@ async def test_a_non_transactional_handler_runs_without_holding_a_write_transact
     counts = await drain("test.nontransactional")
     assert counts["done"] == 1
     assert seen == [None]
+
+
+async def test_periodic_jobs_run_once_per_interval_however_many_processes_sweep():
+    from core.outbox.periodic import enqueue_due_jobs, periodic
+
+    runs: list[str] = []
+
+    @periodic("test.periodic", every_seconds=60)
+    async def job(item: OutboxWork) -> None:
+        runs.append(item.key)
+
+    now = 1_800_000_000.0
+    await enqueue_due_jobs(now)
+    await enqueue_due_jobs(now + 5)  # a second process, same minute
+    await drain("test.periodic")
+    await enqueue_due_jobs(now + 61)  # the next minute
+    await drain("test.periodic")
+    assert runs == ["test.periodic:30000000", "test.periodic:30000001"]
+
+
+async def test_finished_items_are_purged_after_thirty_days():
+    from datetime import UTC, datetime, timedelta
+
+    from core.outbox.maintenance import purge_finished
+
+    await enqueue("test.old", "old-1")
+    await enqueue("test.old", "recent-1")
+    await OutboxItem.update(
+        {OutboxItem.status: "done", OutboxItem.finished_at: datetime.now(UTC) - timedelta(days=31)}
+    ).where(OutboxItem.key == "old-1")
+    await OutboxItem.update({OutboxItem.status: "done", OutboxItem.finished_at: datetime.now(UTC)}).where(
+        OutboxItem.key == "recent-1"
+    )
+    await purge_finished(None)
+    assert [r["key"] for r in await OutboxItem.select(OutboxItem.key)] == ["recent-1"]

@@ -141,3 +141,14 @@ async def test_the_home_page_lists_growing_petitions(client):
     await sign(petition.id, SignatureInput(name="S", email="s@example.org"))
     await refresh_stats()
     assert petition.title in (await client.get("/")).text
+
+
+async def test_the_directory_filters_by_group(client):
+    from core.groups.service import create_group
+
+    riverside = await create_group("Riverside Council")
+    await published_petition(group_id=riverside.id)
+    await published_petition("Keep the library open on Sundays")
+    page = (await client.get(f"/petitions?group={riverside.id}")).text
+    assert "Fix the Riverside footbridge" in page and "Keep the library" not in page
+    assert "Keep the library" in (await client.get("/petitions?group=nonsense")).text

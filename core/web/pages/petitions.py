@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from core.errors import NotFound
+from core.groups.tables import Group
 from core.moderation.screening import screen
 from core.petitions import counter
 from core.petitions.directory import DirectoryQuery, search
@@ -91,11 +92,21 @@ class PetitionPages(Controller):
         shown: Annotated[str, QueryParameter(name="state")] = "open",
         sort: FromQuery[str] = "popular",
         postal_code: FromQuery[str] = "",
+        group: FromQuery[str] = "",
         page: FromQuery[int] = 1,
     ) -> Template:
-        query = DirectoryQuery(q=q[:200], state=shown, sort=sort, postal_code=postal_code[:20], page=page)
+        query = DirectoryQuery(
+            q=q[:200],
+            state=shown,
+            sort=sort,
+            postal_code=postal_code[:20],
+            page=page,
+            group_id=int(group) if group.isdigit() and len(group) < 10 else None,
+        )
+        groups = await Group.select(Group.id, Group.name).order_by(Group.name)
         return Template(
-            template_name="petitions/directory.html", context={"query": query, "result": await search(query)}
+            template_name="petitions/directory.html",
+            context={"query": query, "result": await search(query), "groups": groups},
         )
 
     @get("/p/{slug:str}")
