@@ -166,20 +166,23 @@ class PooledSQLiteEngine(SQLiteEngine):
         query_type: str = "generic",
         table: Any = None,
     ) -> Any:
+        # Lock order everywhere: a pooled connection first, then the writer lock (transactions
+        # do the same in __aenter__ then begin()); the other order deadlocks once every pooled
+        # connection belongs to a transaction waiting for a writer that waits for a connection.
         writes = query.lstrip().upper().startswith(_WRITES)
-        if writes:
-            await self.writer_lock().acquire()
+        lent = await self._pool().acquire()
         try:
-            lent = await self._pool().acquire()
+            if writes:
+                await self.writer_lock().acquire()
             try:
                 # Piccolo's connections are in autocommit mode (isolation_level=None), so a
                 # statement outside a transaction commits by itself.
                 return await self._run_in_existing_connection(lent, query, args, query_type, table)
             finally:
-                await lent.close()
+                if writes:
+                    self.writer_lock().release()
         finally:
-            if writes:
-                self.writer_lock().release()
+            await lent.close()
 
     async def close_connection_pool(self) -> None:
         here = self._loops.pop(asyncio.get_running_loop(), None)
