@@ -1,0 +1,1 @@
+"""Benchmarks: each a command printing its figures, last line one JSON object (DESIGN §8)."""
