@@ -13,7 +13,18 @@ from core.people.importing import ImportFileError, _Importer, import_members
 from core.people.tables import Person, Tag, Tagging
 from tests.support.processes import Instance, postgres_database
 
-OSDI_SAMPLE = Path("/work/shared/data/osdi_fake_people.csv")
+# shared/ sits beside the repository (CI clones it so); /work/shared is where sessions find it.
+OSDI_SAMPLE = next(
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[3] / "shared/data/osdi_fake_people.csv",
+            Path("/work/shared/data/osdi_fake_people.csv"),
+        )
+        if p.exists()
+    ),
+    Path("/work/shared/data/osdi_fake_people.csv"),
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "people.csv", encoding: str = "utf-8") -> Path:
