@@ -156,3 +156,19 @@ def optional_viewer(connection: ASGIConnection) -> Viewer | None:
             "Send no token to use this helper anonymously, or create a new token on your account page."
         )
     return viewer
+
+
+async def table_page(
+    table: Any, condition: Any, paging: Page, *, path: str, rel: str, render: Any
+) -> dict[str, Any]:
+    """One page of `table`'s rows matching `condition` (None: all), oldest first, as a
+    collection of `render(row)` resources; a page past the end skips the query."""
+    count = table.count()
+    select = table.select()
+    if condition is not None:
+        count, select = count.where(condition), select.where(condition)
+    total = await count
+    rows = []
+    if not beyond_last(paging, total):
+        rows = await select.order_by(table.id).limit(paging.size).offset(paging.offset)
+    return collection(path=path, rel=rel, items=[render(r) for r in rows], page=paging, total=total)

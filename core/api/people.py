@@ -10,12 +10,11 @@ from litestar.params import FromPath, FromQuery
 from core.api.hal import (
     DEFAULT_PER_PAGE,
     HAL_JSON,
-    beyond_last,
     checked_id,
-    collection,
     common_fields,
     link,
     page_of,
+    table_page,
 )
 from core.api.tags import taggings_collection
 from core.errors import NotFound
@@ -88,17 +87,8 @@ class PeopleApi(Controller):
     async def list_people(
         self, page: FromQuery[int] = 1, per_page: FromQuery[int] = DEFAULT_PER_PAGE
     ) -> dict[str, Any]:
-        paging = page_of(page, per_page)
-        total = await Person.count()
-        rows = []
-        if not beyond_last(paging, total):
-            rows = await Person.select().order_by(Person.id).limit(paging.size).offset(paging.offset)
-        return collection(
-            path="people",
-            rel="osdi:people",
-            items=[person_resource(r) for r in rows],
-            page=paging,
-            total=total,
+        return await table_page(
+            Person, None, page_of(page, per_page), path="people", rel="osdi:people", render=person_resource
         )
 
     @get("/{person_id:int}", media_type=HAL_JSON, summary="Get one person (staff)")

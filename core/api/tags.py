@@ -12,13 +12,12 @@ from core.api.body import Href, StrictJSON, required
 from core.api.hal import (
     DEFAULT_PER_PAGE,
     HAL_JSON,
-    beyond_last,
     checked_id,
-    collection,
     common_fields,
     id_from_href,
     link,
     page_of,
+    table_page,
 )
 from core.errors import UserError
 from core.people import tags as tag_service
@@ -75,13 +74,8 @@ class TagsApi(Controller):
     async def list_tags(
         self, page: FromQuery[int] = 1, per_page: FromQuery[int] = DEFAULT_PER_PAGE
     ) -> dict[str, Any]:
-        paging = page_of(page, per_page)
-        total = await Tag.count()
-        rows = []
-        if not beyond_last(paging, total):
-            rows = await Tag.select().order_by(Tag.id).limit(paging.size).offset(paging.offset)
-        return collection(
-            path="tags", rel="osdi:tags", items=[tag_resource(r) for r in rows], page=paging, total=total
+        return await table_page(
+            Tag, None, page_of(page, per_page), path="tags", rel="osdi:tags", render=tag_resource
         )
 
     @post("/", media_type=HAL_JSON, summary="Create a tag (staff)", dto=StrictJSON[TagBody], return_dto=None)
@@ -149,12 +143,6 @@ class TagsApi(Controller):
 
 async def taggings_collection(condition: Any, path: str, paging: Any) -> dict[str, Any]:
     """One page of taggings matching `condition` (a tag's, or a person's)."""
-    total = await Tagging.count().where(condition)
-    rows = []
-    if not beyond_last(paging, total):
-        rows = await (
-            Tagging.select().where(condition).order_by(Tagging.id).limit(paging.size).offset(paging.offset)
-        )
-    return collection(
-        path=path, rel="osdi:taggings", items=[tagging_resource(r) for r in rows], page=paging, total=total
+    return await table_page(
+        Tagging, condition, paging, path=path, rel="osdi:taggings", render=tagging_resource
     )

@@ -115,9 +115,7 @@ def stopped_at_exit(worker: Background) -> Iterator[Background]:
 
 async def count(status: str) -> int:
     """Probe items only: the worker's sweeper also queues periodic jobs of its own."""
-    return await OutboxItem.count().where(
-        (OutboxItem.status == status) & (OutboxItem.topic == PROBE_TOPIC)
-    )
+    return await OutboxItem.count().where((OutboxItem.status == status) & (OutboxItem.topic == PROBE_TOPIC))
 
 
 async def wait_until_done(at_least: int, worker: Background, timeout: float = RUN_TIMEOUT_S) -> int:
