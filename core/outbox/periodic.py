@@ -34,6 +34,10 @@ def periodic(topic: str, every_seconds: int):  # type: ignore[no-untyped-def]
     return register
 
 
+def periodic_topics() -> set[str]:
+    return set(_JOBS)
+
+
 async def enqueue_due_jobs(now: float | None = None) -> int:
     """Queue this interval's run of every job (a no-op for runs already queued)."""
     now = time.time() if now is None else now

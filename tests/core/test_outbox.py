@@ -420,8 +420,12 @@ async def test_the_sweeper_reannounces_due_and_abandoned_work(announced: list[st
     await OutboxItem.raw("UPDATE outbox_item SET status = 'done' WHERE key = 'finished'")
     announced.clear()
 
-    assert await sweep_once() == sorted([stuck, due])
-    assert announced == sorted([stuck, due])
+    from core.outbox.periodic import periodic_topics
+
+    # The sweep also queues this interval's periodic jobs (whichever are registered).
+    periodic = periodic_topics()
+    assert [t for t in await sweep_once() if t not in periodic] == sorted([stuck, due])
+    assert [t for t in announced if t not in periodic] == sorted([stuck, due])
 
 
 async def test_work_a_handler_enqueues_is_announced_after_the_handler_commits(
