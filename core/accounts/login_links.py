@@ -12,7 +12,7 @@ DEFAULT_TTL = timedelta(hours=1)
 ADMIN_TTL = timedelta(hours=24)
 
 
-def _safe_next(next_path: str) -> str:
+def safe_next_path(next_path: str) -> str:
     """Only local paths, so a crafted link cannot bounce someone to another site."""
     if not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path:
         return "/"
@@ -26,7 +26,7 @@ async def create_login_link(login: Login, *, next_path: str = "/", ttl: timedelt
         LoginLink(
             login=login.id,
             token_hash=token_hash,
-            next_path=_safe_next(next_path),
+            next_path=safe_next_path(next_path),
             expires_at=datetime.now(UTC) + ttl,
         )
     )

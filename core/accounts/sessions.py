@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.accounts.logins import mark_logged_in, viewer_columns, viewer_from_row
 from core.accounts.roles import Viewer
-from core.accounts.tables import Login, WebSession
+from core.accounts.tables import WebSession
 from core.accounts.tokens import hash_secret, new_secret
 
 SESSION_TTL = timedelta(days=14)
@@ -52,13 +52,6 @@ async def end_session(token: str) -> None:
     await WebSession.delete().where(WebSession.token_hash == hash_secret(token))
 
 
-async def end_all_sessions(login_id: int) -> None:
-    await WebSession.delete().where(WebSession.login == login_id)
-
-
 async def purge_expired_sessions() -> int:
     rows = await WebSession.delete().where(WebSession.expires_at < datetime.now(UTC)).returning(WebSession.id)
     return len(rows)
-
-
-__all__ = ["COOKIE_NAME", "Login", "end_all_sessions", "end_session", "start_session", "viewer_for_session"]

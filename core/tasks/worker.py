@@ -22,7 +22,12 @@ log = logging.getLogger("groundswell.worker")
 SWEEP_INTERVAL_S = 15.0
 
 # Modules whose import registers core's outbox handlers.
-CORE_HANDLER_MODULES = ("core.mail.outbox", "core.outbox.maintenance", "core.petitions.stats")
+CORE_HANDLER_MODULES = (
+    "core.mail.outbox",
+    "core.outbox.maintenance",
+    "core.petitions.stats",
+    "core.accounts.cleanup",
+)
 
 
 def load_handlers() -> None:

@@ -81,3 +81,21 @@ async def test_sign_out_ends_the_session(client):
     out = await submit(client, "/account/", "/logout", follow_redirects=False)
     assert out.status_code == 303
     assert (await client.get("/account/", follow_redirects=False)).status_code == 303
+
+
+async def test_expired_sessions_and_spent_links_are_purged_hourly(client):
+    from datetime import UTC, datetime
+
+    from core.accounts.cleanup import purge_accounts
+    from core.accounts.sessions import start_session
+    from core.accounts.tables import LoginLink, WebSession
+
+    login = await ensure_login("old@example.org")
+    await create_login_link(login, ttl=timedelta(days=-2))
+    fresh = await create_login_link(login)
+    await start_session(login.id)
+    await WebSession.update({WebSession.expires_at: datetime.now(UTC) - timedelta(days=1)}, force=True)
+    await purge_accounts(None)
+    assert await WebSession.count() == 0
+    assert await LoginLink.count() == 1
+    assert (await client.get(f"/login/{fresh}")).status_code == 200

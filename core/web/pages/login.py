@@ -7,14 +7,13 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core.accounts.login_links import consume_login_link, peek_login_link
+from core.accounts.login_links import consume_login_link, peek_login_link, safe_next_path
 from core.accounts.login_mail import email_login_link
 from core.accounts.logins import check_password
 from core.accounts.sessions import COOKIE_NAME, SESSION_TTL, end_session, start_session
 from core.errors import Unauthorized, UserError
 from core.people.emails import InvalidEmail, clean_email
 from core.settings import current_settings
-from core.web.auth import viewer_of
 from core.web.forms import Form, field
 
 
@@ -30,23 +29,17 @@ def _session_cookie(token: str) -> Cookie:
     )
 
 
-def _safe_next(path: str) -> str:
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    return path
-
-
 class LoginController(Controller):
     path = "/login"
     include_in_schema = False
 
     @get("/")
     async def form(self, request: Request, next: FromQuery[str] = "/") -> Template:
-        return Template(template_name="login.html", context={"next": _safe_next(next)})
+        return Template(template_name="login.html", context={"next": safe_next_path(next)})
 
     @post("/", status_code=200)
     async def submit(self, data: Form) -> Template | Redirect:
-        next_path = _safe_next(field(data, "next") or "/")
+        next_path = safe_next_path(field(data, "next") or "/")
         try:
             email = clean_email(field(data, "email", max_length=320))
         except InvalidEmail as exc:
@@ -75,7 +68,9 @@ class LoginController(Controller):
     async def use(self, token: FromPath[str]) -> Redirect:
         link = await consume_login_link(token)
         session = await start_session(link.login)
-        return Redirect(path=_safe_next(link.next_path), status_code=303, cookies=[_session_cookie(session)])
+        return Redirect(
+            path=safe_next_path(link.next_path), status_code=303, cookies=[_session_cookie(session)]
+        )
 
 
 @post("/logout", status_code=303, include_in_schema=False)
@@ -86,6 +81,3 @@ async def logout(request: Request) -> Redirect:
     response = Redirect(path="/", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
-
-
-__all__ = ["LoginController", "logout", "viewer_of"]
