@@ -76,6 +76,27 @@ POLICIES = {
             "(blocks still apply): an office that collects signatures, a test rig.",
             max_length=TRUSTED_IPS_MAX,
         ),
+        Policy(
+            "mail_frequency_cap",
+            3,
+            (0, 1, 2, 3, 5, 7, 14),
+            "At most this many campaign emails per member in any 7 days, across every mailing "
+            "(0: no cap). Sign-in links and receipts do not count.",
+        ),
+        Policy(
+            "mail_rate_per_second",
+            50,
+            (1, 5, 10, 20, 50, 100, 200, 500, 0),
+            "How many campaign emails each worker sends per second at most (0: as fast as the "
+            "mail server accepts them). Ask your provider what it allows.",
+        ),
+        Policy(
+            "mail_open_tracking",
+            False,
+            (True, False),
+            "Add an invisible image to campaign emails to count opens. Off by default: it tells "
+            "us when someone reads their mail, and mail apps increasingly block it anyway.",
+        ),
     )
 }
 

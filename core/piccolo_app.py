@@ -7,6 +7,15 @@ from piccolo.conf.apps import AppConfig
 from core.accounts.tables import ApiToken, Login, LoginLink, WebSession
 from core.groups.tables import Group, GroupLeader
 from core.instance_settings import InstanceSetting
+from core.mailings.tables import (
+    Delivery,
+    MailEvent,
+    Mailing,
+    MailingVariant,
+    MailPreference,
+    SavedAudience,
+    SuppressedAddress,
+)
 from core.moderation.tables import AbuseReport, Block, RateBucket
 from core.outbox.tables import OutboxItem
 from core.people.tables import Person, Tag, Tagging
@@ -35,6 +44,13 @@ APP_CONFIG = AppConfig(
         AbuseReport,
         Block,
         RateBucket,
+        Mailing,
+        MailingVariant,
+        Delivery,
+        MailEvent,
+        MailPreference,
+        SuppressedAddress,
+        SavedAudience,
     ],
     migration_dependencies=[],
     commands=[],
