@@ -11,4 +11,13 @@ from core.settings import current_settings
 
 DB = engine_for(current_settings().database_url)
 
-APP_REGISTRY = AppRegistry(apps=["core.piccolo_app"])
+
+def _plugin_apps() -> list[str]:
+    """Enabled plugins' Piccolo apps, so `piccolo migrations new <plugin> --auto` works for
+    their authors. The host has already imported and checked each, so none can break this."""
+    from core.plugins.host import loadable_plugins
+
+    return [p.piccolo_app for p in loadable_plugins() if p.piccolo_app]
+
+
+APP_REGISTRY = AppRegistry(apps=["core.piccolo_app", *_plugin_apps()])

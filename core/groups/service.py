@@ -6,6 +6,7 @@ from core.accounts.logins import ensure_login
 from core.errors import Conflict, NotFound, UserError
 from core.groups.tables import Group, GroupLeader
 from core.petitions.service import slugify
+from core.plugins.events import emit
 
 
 async def create_group(name: str, *, description: str = "", region: str = "") -> Group:
@@ -17,9 +18,15 @@ async def create_group(name: str, *, description: str = "", region: str = "") ->
     slug = slugify(name)
     if await Group.exists().where(Group.slug == slug):
         raise Conflict(f"There is already a group called {name!r}.")
-    rows = await Group.insert(
-        Group(slug=slug, name=name, description=description.strip(), region=region.strip())
-    ).returning(Group.id)
+    from core.outbox import transaction
+
+    async with transaction():
+        rows = await Group.insert(
+            Group(slug=slug, name=name, description=description.strip(), region=region.strip())
+        ).returning(Group.id)
+        await emit(
+            "group.created", str(rows[0]["id"]), {"group_id": rows[0]["id"], "slug": slug, "name": name}
+        )
     return await get_group(rows[0]["id"])
 
 

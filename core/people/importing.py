@@ -46,6 +46,7 @@ from core.people.member_csv import (
     default_source,
 )
 from core.people.tables import Person, Tag, Tagging
+from core.plugins.events import emit, handled
 
 __all__ = ["ImportFileError", "ImportSummary", "MembersCsv", "RowError", "import_members"]
 
@@ -243,6 +244,11 @@ class _Importer:
             )
             for row in inserted:
                 plans[row["email_key"]].person_id = row["id"]
+            if handled("person.created"):  # one event per new member, in this batch's transaction
+                for row in inserted:
+                    await emit(
+                        "person.created", str(row["id"]), {"person_id": row["id"], "source": self.origin}
+                    )
             await self._lost_races([p for p in new if p.person_id is None], now)
         for plan in plans.values():
             if plan.before is not None and plan.person_id is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from core.errors import UserError
 from core.people.emails import InvalidEmail, clean_email, email_key
 from core.people.tables import Person
+from core.plugins.events import emit
 
 
 async def find_person(email: str) -> Person | None:
@@ -27,12 +28,22 @@ async def get_or_create_person(email: str, **fields: Any) -> tuple[Person, bool]
     person = await Person.objects().where(Person.email_key == key).first()
     if person is not None:
         return person, False
-    await Person.insert(Person(email=address, email_key=key, **fields)).on_conflict(
-        target=Person.email_key, action="DO NOTHING"
-    )
+    from core.outbox import transaction
+
+    async with transaction():
+        inserted = await (
+            Person.insert(Person(email=address, email_key=key, **fields))
+            .on_conflict(target=Person.email_key, action="DO NOTHING")
+            .returning(Person.id)
+        )
+        if inserted:
+            source = str(fields.get("source") or "")
+            await emit(
+                "person.created", str(inserted[0]["id"]), {"person_id": inserted[0]["id"], "source": source}
+            )
     person = await Person.objects().where(Person.email_key == key).first()
     assert person is not None
-    return person, True
+    return person, bool(inserted)
 
 
 def display_name(person: Person) -> str:

@@ -18,6 +18,7 @@ from core.outbox import transaction
 from core.people.emails import InvalidEmail, clean_email, email_key
 from core.people.tables import Person
 from core.people.tags import attach_tags, tag_ids_named
+from core.plugins.events import emit
 
 TEXT_LIMITS = {
     "given_name": ("Given names", 200),
@@ -132,6 +133,11 @@ async def sign_up(data: PersonInput, *, overwrite: bool = False, tags: Sequence[
         )
         if inserted:
             result = SignupResult(inserted[0]["id"], True)
+            await emit(
+                "person.created",
+                str(result.person_id),
+                {"person_id": result.person_id, "source": clean.source or "api"},
+            )
         else:
             row = await Person.select(Person.id).where(Person.email_key == key).first()
             assert row is not None

@@ -12,6 +12,7 @@ from core.errors import Conflict, Forbidden, NotFound, UserError
 from core.instance_settings import get_policy
 from core.petitions.markdown import render_markdown
 from core.petitions.tables import SCOPES, Petition, PetitionTarget
+from core.plugins.events import emit
 
 TITLE_MAX = 150
 BODY_MAX = 20_000
@@ -142,13 +143,13 @@ async def create_petition(data: PetitionInput, *, creator_id: int | None) -> Pet
 
 async def update_petition(petition_id: int, data: PetitionInput) -> Petition:
     """Edit the text. Published petitions keep their slug so shared links stay valid."""
-    from core.db import write_transaction
+    from core.outbox import transaction
 
     clean = validate(data)
     petition = await get_petition(petition_id)
     if petition.status in ("closed", "delivered"):
         raise Conflict("This petition is closed; its text can no longer change.")
-    async with write_transaction():
+    async with transaction():
         await Petition.update(
             {
                 Petition.title: clean.title,
@@ -164,7 +165,19 @@ async def update_petition(petition_id: int, data: PetitionInput) -> Petition:
             }
         ).where(Petition.id == petition_id)
         await _replace_targets(petition_id, clean.targets)
-    return await get_petition(petition_id)
+        updated = await get_petition(petition_id)
+        await emit(
+            "petition.updated",
+            f"{updated.id}:{updated.version}",
+            {
+                "petition_id": updated.id,
+                "slug": updated.slug,
+                "title": updated.title,
+                "status": updated.status,
+                "version": updated.version,
+            },
+        )
+    return updated
 
 
 async def get_petition(petition_id: int) -> Petition:
@@ -196,8 +209,35 @@ async def _set_status(petition: Petition, status: str, **extra: object) -> Petit
         Petition.version: Petition.version + 1,
     }
     values.update({getattr(Petition, k): v for k, v in extra.items()})
-    await Petition.update(values).where(Petition.id == petition.id)
-    return await get_petition(petition.id)
+    from core.outbox import transaction
+
+    async with transaction():  # the event is queued if and only if the change commits
+        await Petition.update(values).where(Petition.id == petition.id)
+        changed = await get_petition(petition.id)
+        await _emit_status_event(changed)
+    return changed
+
+
+# Status changes plugins hear about (core.plugin_api.EVENTS).
+_STATUS_EVENTS = {
+    "published": "petition.published",
+    "closed": "petition.closed",
+    "delivered": "petition.delivered",
+}
+
+
+async def _emit_status_event(petition: Petition) -> None:
+    event = _STATUS_EVENTS.get(petition.status)
+    if event is None:
+        return
+    data: dict[str, object] = {"petition_id": petition.id, "slug": petition.slug, "title": petition.title}
+    if event == "petition.published":
+        data |= {"group_id": petition.group, "creator_id": petition.creator}
+    else:
+        from core.petitions.counter import total
+
+        data["signature_count"] = await total(petition.id)
+    await emit(event, f"{petition.id}:{petition.version}", data)
 
 
 async def submit_petition(petition_id: int, *, trusted: bool = False) -> Petition:

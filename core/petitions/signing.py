@@ -19,6 +19,7 @@ from core.people.emails import InvalidEmail, clean_email, email_key
 from core.people.tables import Person
 from core.petitions import counter
 from core.petitions.tables import Petition, Signature
+from core.plugins.events import emit, handled
 from core.settings import current_settings
 
 NAME_MAX = 200
@@ -118,7 +119,11 @@ async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) ->
     confirm = await get_policy("confirm_signatures")
     status = "held" if held else ("unconfirmed" if confirm else "counted")
     async with transaction():
+        # Whether the signer is new is asked only when a plugin listens for new people.
+        is_new = handled("person.created") and not await Person.exists().where(Person.email_key == key)
         person_id = await _person_for(cleaned, key)
+        if is_new:
+            await emit("person.created", str(person_id), {"person_id": person_id, "source": "petition"})
         inserted = (
             await Signature.insert(
                 Signature(
@@ -140,6 +145,18 @@ async def sign(petition_id: int, data: SignatureInput, *, held: bool = False) ->
                 await counter.add(petition_id)
             elif status == "unconfirmed":
                 await _ask_for_confirmation(inserted[0]["id"], petition, cleaned.email)
+            # Queued in this transaction, delivered by workers: plugins never slow signing.
+            await emit(
+                "signature.created",
+                str(inserted[0]["id"]),
+                {
+                    "signature_id": inserted[0]["id"],
+                    "petition_id": petition_id,
+                    "person_id": person_id,
+                    "status": status,
+                    "source": cleaned.source,
+                },
+            )
             return SignResult(inserted[0]["id"], person_id, True, status)
     existing = (
         await Signature.select(Signature.id, Signature.status)
@@ -175,7 +192,7 @@ async def confirm_signature(token: str) -> tuple[Petition, bool]:
         raise NotFound("This confirmation link is not valid. Check that you copied all of it.")
     async with transaction():
         row = (
-            await Signature.select(Signature.id, Signature.petition, Signature.status)
+            await Signature.select(Signature.id, Signature.petition, Signature.person, Signature.status)
             .where(Signature.confirmation_hash == hash_secret(token))
             .first()
         )
@@ -191,4 +208,9 @@ async def confirm_signature(token: str) -> tuple[Petition, bool]:
             {Signature.status: "counted", Signature.confirmed_at: datetime.now(UTC)}
         ).where((Signature.id == row["id"]) & (Signature.status == "unconfirmed"))
         await counter.add(petition.id)
+        await emit(
+            "signature.confirmed",
+            str(row["id"]),
+            {"signature_id": row["id"], "petition_id": petition.id, "person_id": row["person"]},
+        )
     return petition, True

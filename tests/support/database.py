@@ -16,6 +16,9 @@ async def migrate_once() -> None:
 
 
 async def clean_database() -> None:
-    # Children before parents, so foreign keys never object.
-    for table in reversed(APP_CONFIG.table_classes):
+    from core.plugins.migrations import plugin_table_classes
+
+    # Children before parents, so foreign keys never object: plugins' tables (which may refer
+    # to core's) first.
+    for table in [*reversed(plugin_table_classes()), *reversed(APP_CONFIG.table_classes)]:
         await table.delete(force=True)

@@ -17,6 +17,7 @@ from core.petitions.directory import DirectoryQuery, search
 from core.petitions.service import get_petition_by_slug, targets_of
 from core.petitions.signing import SignatureInput, confirm_signature, sign
 from core.petitions.tables import Petition, Signature
+from core.plugins.web import panels_after_signing
 from core.settings import current_settings
 from core.web.forms import Form, field
 
@@ -122,9 +123,12 @@ class PetitionPages(Controller):
     async def sign(self, request: Request, slug: FromPath[str], data: Form) -> Template:
         petition = await get_petition_by_slug(slug)
         if field(data, "website"):  # the honeypot: people never see it, bots fill it in
+            panels = await panels_after_signing(request, petition, None, created=True, status="counted")
             return Template(
                 template_name="petitions/thanks.html",
-                context=await petition_context(petition, created=True, status="counted"),
+                context=await petition_context(
+                    petition, created=True, status="counted", action_panels=panels
+                ),
             )
         ip = request.client.host if request.client else ""
         email = field(data, "email", max_length=320)
@@ -143,9 +147,15 @@ class PetitionPages(Controller):
             ),
             held=verdict == "held",
         )
+        # Offers from plugins (call the target, RSVP, chip in); a failing one is left out.
+        panels = await panels_after_signing(
+            request, petition, result.person_id, created=result.created, status=result.status
+        )
         return Template(
             template_name="petitions/thanks.html",
-            context=await petition_context(petition, created=result.created, status=result.status),
+            context=await petition_context(
+                petition, created=result.created, status=result.status, action_panels=panels
+            ),
         )
 
 

@@ -1,0 +1,1 @@
+"""A plugin whose migration fails: the instance must start without it."""
