@@ -142,6 +142,24 @@ class AdminController(Controller):
                 "confirm_signatures": bool(field(data, "confirm_signatures")),
                 "policy_note": note,
                 "trusted_ips": trusted,
+                **_mail_policies(data),
             }
         )
         return Redirect(path="/admin/policies?saved=1", status_code=303)
+
+
+def _mail_policies(data: Form) -> dict[str, object]:
+    """The campaign mail settings, if the form has them (older forms and scripts may not)."""
+    if "mail_frequency_cap" not in data:
+        return {}
+    values: dict[str, object] = {"mail_open_tracking": bool(field(data, "mail_open_tracking"))}
+    for key, what in (
+        ("mail_frequency_cap", "how many campaign emails a member gets in 7 days"),
+        ("mail_rate_per_second", "how many campaign emails a worker sends per second"),
+    ):
+        raw = field(data, key, max_length=6)
+        choices = POLICIES[key].choices
+        if not raw.isdigit() or int(raw) not in choices:
+            raise UserError(f"Choose {what} from the list ({', '.join(str(c) for c in choices)}).")
+        values[key] = int(raw)
+    return values
