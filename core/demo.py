@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.boost.demo import load_demo_boosts
 from core.groups.service import create_group
 from core.groups.tables import Group
 from core.people.service import get_or_create_person
@@ -88,6 +89,8 @@ class DemoPetition:
     signatures: int
     group: str | None
     scope: tuple[str, str] = ("national", "")
+    # Of `signatures`, how many come from members its boost's first sample reached (core.boost.demo).
+    boosted: int = 0
 
 
 PETITIONS = [
@@ -113,6 +116,7 @@ PETITIONS = [
         95,
         "Hillview Council",
         ("region", "South"),
+        boosted=3,
     ),
     DemoPetition(
         "A safe crossing outside Elm Street primary school",
@@ -122,6 +126,7 @@ PETITIONS = [
         250,
         40,
         "Riverside Council",
+        boosted=11,
     ),
     DemoPetition(
         "Free period products in every public school",
@@ -165,6 +170,7 @@ async def load_demo() -> str:
     )
     signer_index = 0
     now = datetime.now(UTC)
+    boosted: dict[int, int] = {}
     for demo in PETITIONS:
         petition = await create_petition(
             PetitionInput(
@@ -180,7 +186,8 @@ async def load_demo() -> str:
             creator_id=creator.id,
         )
         await submit_petition(petition.id, trusted=True)
-        for n in range(demo.signatures):
+        boosted[petition.id] = demo.boosted
+        for n in range(demo.signatures - demo.boosted):
             result = await sign(petition.id, _fake_signer(rng, signer_index))
             signer_index += 1
             # Spread signatures over two weeks, growing, so charts have a shape.
@@ -191,6 +198,8 @@ async def load_demo() -> str:
         await Petition.update({Petition.published_at: now - timedelta(days=14)}).where(
             Petition.id == petition.id
         )
+    await refresh_stats()
+    await load_demo_boosts(boosted, now=now)
     await refresh_stats()
     total = sum(p.signatures for p in PETITIONS)
     return f"Loaded {len(PETITIONS)} demo petitions, 2 groups and {total} signatures."

@@ -97,6 +97,38 @@ POLICIES = {
             "Add an invisible image to campaign emails to count opens. Off by default: it tells "
             "us when someone reads their mail, and mail apps increasingly block it anyway.",
         ),
+        Policy(
+            "boost_threshold",
+            20,
+            (5, 10, 20, 50, 100, 200),
+            "Boosts: a published petition becomes a candidate for a member sample at this many signatures.",
+        ),
+        Policy(
+            "boost_first_stage",
+            500,
+            (50, 100, 200, 500, 1000, 2000),
+            "Boosts: how many eligible members the first random sample (and each further small stage) mails.",
+        ),
+        Policy(
+            "boost_window_hours",
+            24,
+            (1, 6, 12, 24, 48, 72),
+            "Boosts: how long after a stage's last email its signatures and unsubscribes are "
+            "counted before the engine decides.",
+        ),
+        Policy(
+            "boost_daily_per_100",
+            15,
+            (0, 5, 10, 15, 30, 50, 100),
+            "Boosts: emails per 100 members per day, shared by all boosted petitions (15: about one "
+            "per member a week; 0: boosts send nothing).",
+        ),
+        Policy(
+            "boost_member_gap_days",
+            3,
+            (1, 2, 3, 7, 14),
+            "Boosts: a member gets at most one boost email in this many days, whichever petitions compete.",
+        ),
     )
 }
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from core.accounts.tables import ApiToken, Login, LoginLink, WebSession
+from core.boost.tables import Boost, BoostDay, BoostDecisionLog, BoostStage
 from core.groups.tables import Group, GroupLeader
 from core.instance_settings import InstanceSetting
 from core.mailings.tables import (
@@ -51,6 +52,10 @@ APP_CONFIG = AppConfig(
         MailPreference,
         SuppressedAddress,
         SavedAudience,
+        Boost,
+        BoostStage,
+        BoostDecisionLog,
+        BoostDay,
     ],
     migration_dependencies=[],
     commands=[],

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
+from core.boost.service import leader_view
 from core.errors import UserError
 from core.instance_settings import get_policy
 from core.petitions import counter
@@ -112,6 +113,7 @@ class LeaderController(Controller):
             "url": petition_url(petition),
             "share": share_links(petition),
             "done": DONE.get(done, ""),
+            "boost": await leader_view(petition.id),
         }
         return Template(template_name="leader/dashboard.html", context=context)
 
