@@ -8,7 +8,7 @@ It is a `core.errors.UserError`, so the web layer maps it to a response in its u
 
 from __future__ import annotations
 
-from core.errors import UserError
+from core.plugin_api import UserError
 
 __all__ = ["FederationError"]
 

@@ -107,6 +107,8 @@ def petition_resource(petition: Petition, targets: list[PetitionTarget], total: 
         "scope": {"kind": petition.scope_kind, "value": petition.scope_value},
         "published_date": iso(petition.published_at),
         "_links": links,
+        # A copy received from another system names that system as its origin.
+        **({"origin_system": petition.origin_node} if petition.origin_node else {}),
     }
 
 
