@@ -58,6 +58,13 @@ class Settings:
     max_body_bytes: int = 1_048_576
     worker_threads: int = 4
     trusted_proxies: tuple[str, ...] = ()
+    # Shared secret of the bounce/complaint webhook (/mail/webhooks/bounces); empty: disabled.
+    mail_webhook_secret: str = ""
+    # A mounted secret holding the federation node key (PKCS#8 PEM or base64 seed); empty:
+    # the key is generated into <data dir>/federation/ on first start.
+    federation_key_file: str = ""
+    # Boost windows in seconds instead of the instance's policy (tests and demos); 0: the policy.
+    boost_window_seconds: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,6 +106,9 @@ KNOWN = (
     "MAX_BODY_BYTES",
     "WORKER_THREADS",
     "TRUSTED_PROXIES",
+    "MAIL_WEBHOOK_SECRET",
+    "FEDERATION_KEY_FILE",
+    "BOOST_WINDOW_SECONDS",
 )
 
 
@@ -258,6 +268,21 @@ def _trusted_proxies(value: str) -> tuple[str, ...]:
     return tuple(proxies)
 
 
+def _webhook_secret(value: str) -> str:
+    if value and len(value) < 24:
+        raise SettingsError(
+            "GROUNDSWELL_MAIL_WEBHOOK_SECRET must be at least 24 characters long "
+            "(e.g. the output of `openssl rand -hex 24`)"
+        )
+    return value
+
+
+def _key_file(value: str) -> str:
+    if value and not Path(value).expanduser().is_file():
+        raise SettingsError(f"GROUNDSWELL_FEDERATION_KEY_FILE {value!r} is not a readable file")
+    return str(Path(value).expanduser().resolve()) if value else ""
+
+
 def _secret_key(data_dir: Path, value: str) -> str:
     """Use the configured secret, or generate one into the data dir on first start."""
     if value:
@@ -352,6 +377,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_positive_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", "1048576"), 1024),
         worker_threads=_positive_int("WORKER_THREADS", get("WORKER_THREADS", "4")),
         trusted_proxies=_trusted_proxies(get("TRUSTED_PROXIES")),
+        mail_webhook_secret=_webhook_secret(get("MAIL_WEBHOOK_SECRET")),
+        federation_key_file=_key_file(get("FEDERATION_KEY_FILE")),
+        boost_window_seconds=_positive_int("BOOST_WINDOW_SECONDS", get("BOOST_WINDOW_SECONDS", "0"), 0),
     )
 
 

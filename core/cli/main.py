@@ -12,7 +12,9 @@ import click
 from core.cli.demo import demo
 from core.cli.errors import fail, friendly_errors
 from core.cli.logs import configure_logging
+from core.cli.mail import mail
 from core.cli.members import members
+from core.cli.plugins import add_plugin_commands, plugins
 from core.db.migrations import MigrationFailed
 from core.settings import Settings, current_settings, environment
 
@@ -204,8 +206,11 @@ def token_revoke(prefix: str) -> None:
 
 
 cli.add_command(members)
+cli.add_command(mail)
 cli.add_command(demo)
+cli.add_command(plugins)
 
 
 def main() -> None:
+    add_plugin_commands(cli)
     cli(prog_name="groundswell")

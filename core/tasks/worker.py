@@ -27,13 +27,19 @@ CORE_HANDLER_MODULES = (
     "core.outbox.maintenance",
     "core.petitions.stats",
     "core.accounts.cleanup",
+    "core.mailings.jobs",
+    "core.boost.runner",
 )
 
 
 def load_handlers() -> None:
-    """Import every module that registers outbox handlers: core's, then enabled plugins'."""
+    """Import every module that registers outbox handlers: core's, then enabled plugins'
+    (those that run after `core.plugins.host.activate()`)."""
+    from core.plugins.tasks import load_plugin_handlers
+
     for name in CORE_HANDLER_MODULES:
         importlib.import_module(name)
+    load_plugin_handlers()
 
 
 async def sweep_once() -> list[str]:
@@ -56,21 +62,29 @@ async def sweep_forever(interval: float = SWEEP_INTERVAL_S) -> None:
         await asyncio.sleep(interval)
 
 
-def start_dramatiq_worker(threads: int) -> dramatiq.Worker:
+def start_dramatiq_worker(threads: int, *, poll_ms: int = 250) -> dramatiq.Worker:
+    """`poll_ms` bounds how long an idle consumer waits for a message, and so how long
+    stopping takes: the in-process worker of `serve` uses a short one, since stopping it is
+    part of every shutdown (and of every test that starts the app)."""
     broker = broker_module.current_broker()
     if broker is None:
         raise RuntimeError("install the broker before starting a worker")
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=250)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=poll_ms)
     worker.start()
     return worker
 
 
 def run_worker_process(broker_url: str, threads: int, sweep_interval: float = SWEEP_INTERVAL_S) -> None:
     """The body of `groundswell worker`: consume until SIGTERM/SIGINT, then stop cleanly."""
-    load_handlers()
+    from core.plugins.host import activate as activate_plugins
+
     broker_module.install(broker_url)
     loop = event_loop.start_thread()
     asyncio.run_coroutine_threadsafe(start_pool(), loop).result()
+    # Which plugins run needs the database (admin switches, migrations); their handlers
+    # are imported only then, and after the broker is installed.
+    asyncio.run_coroutine_threadsafe(activate_plugins(), loop).result()
+    load_handlers()
     sweeper = asyncio.run_coroutine_threadsafe(sweep_forever(sweep_interval), loop)
     worker = start_dramatiq_worker(threads)
     stop = threading.Event()
