@@ -148,7 +148,8 @@ async def wait_for_outbox(timeout: float = 10.0, topic: str | None = None) -> No
         await asyncio.sleep(0.05)
 
 
-async def _empty_tables() -> None:
+async def empty_tables() -> None:
+    """Empty every table (the schema stays): each test starts from nothing."""
     from core.piccolo_app import APP_CONFIG
     from core.plugins.migrations import plugin_table_classes
 
@@ -158,7 +159,7 @@ async def _empty_tables() -> None:
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(app: Any) -> AsyncIterator[None]:
+async def lifespan(app: Any) -> AsyncIterator[None]:
     """Run the app's lifespan on this event loop (a PostgreSQL pool belongs to one loop)."""
     to_app: asyncio.Queue = asyncio.Queue()
     from_app: asyncio.Queue = asyncio.Queue()
@@ -198,7 +199,7 @@ async def groundswell_database() -> str:
 @pytest_asyncio.fixture(loop_scope="session")
 async def groundswell_app(groundswell_database: str) -> Any:
     """The instance's app (not started), on empty tables."""
-    await _empty_tables()
+    await empty_tables()
     from core.web.app import create_app
 
     return create_app()
@@ -210,7 +211,7 @@ async def plugin_client(groundswell_app: Any) -> AsyncIterator[Any]:
     import httpx
 
     async with (
-        _lifespan(groundswell_app),
+        lifespan(groundswell_app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=groundswell_app), base_url=BASE_URL, follow_redirects=True
         ) as client,

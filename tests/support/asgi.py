@@ -7,40 +7,15 @@ must share one loop — as the app and its workers do in production.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from core.plugins.testing import lifespan
+
 BASE_URL = "http://testserver.local"
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[None]:
-    to_app: asyncio.Queue = asyncio.Queue()
-    from_app: asyncio.Queue = asyncio.Queue()
-
-    async def receive() -> dict:
-        return await to_app.get()
-
-    async def send(message: dict) -> None:
-        await from_app.put(message)
-
-    task = asyncio.create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
-    )
-    await to_app.put({"type": "lifespan.startup"})
-    started = await from_app.get()
-    if started["type"] != "lifespan.startup.complete":
-        raise RuntimeError(f"app failed to start: {started}")
-    try:
-        yield
-    finally:
-        await to_app.put({"type": "lifespan.shutdown"})
-        await from_app.get()
-        await task
 
 
 def browser(app: Any) -> httpx.AsyncClient:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.db import migrate
-from core.piccolo_app import APP_CONFIG
+from core.plugins.testing import empty_tables
 
 _migrated = False
 
@@ -16,9 +16,4 @@ async def migrate_once() -> None:
 
 
 async def clean_database() -> None:
-    from core.plugins.migrations import plugin_table_classes
-
-    # Children before parents, so foreign keys never object: plugins' tables (which may refer
-    # to core's) first.
-    for table in [*reversed(plugin_table_classes()), *reversed(APP_CONFIG.table_classes)]:
-        await table.delete(force=True)
+    await empty_tables()
