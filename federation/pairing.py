@@ -71,9 +71,11 @@ async def create_invite(origin: str, now: float | None = None) -> Invite:
     if identity.role != "hub":
         raise UserError("Only a hub creates invites (this node runs with GROUNDSWELL_ROLE=instance).")
     origin = _origin(origin, "The instance's origin")
-    # Hex, not urlsafe base64: a token starting with "-" reads as an option on the
+    # Never starting with "-": such a token reads as an option on the
     # `groundswell federation join` command line the invite prints.
-    token = secrets.token_hex(32)
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
     await FederationInvite.insert(
         FederationInvite(
             token_hash=_hash(token), origin=origin, created_at=now, expires_at=now + INVITE_SECONDS
