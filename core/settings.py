@@ -65,6 +65,10 @@ class Settings:
     federation_key_file: str = ""
     # Boost windows in seconds instead of the instance's policy (tests and demos); 0: the policy.
     boost_window_seconds: int = 0
+    # How often each process (serve's in-process worker, `groundswell worker`) looks for
+    # background work that fell due: retries, delayed items, periodic jobs. Lower: due work
+    # starts sooner, for one more small query per interval.
+    sweep_seconds: int = 15
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,6 +113,7 @@ KNOWN = (
     "MAIL_WEBHOOK_SECRET",
     "FEDERATION_KEY_FILE",
     "BOOST_WINDOW_SECONDS",
+    "SWEEP_SECONDS",
 )
 
 
@@ -380,6 +385,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_webhook_secret=_webhook_secret(get("MAIL_WEBHOOK_SECRET")),
         federation_key_file=_key_file(get("FEDERATION_KEY_FILE")),
         boost_window_seconds=_positive_int("BOOST_WINDOW_SECONDS", get("BOOST_WINDOW_SECONDS", "0"), 0),
+        sweep_seconds=_positive_int("SWEEP_SECONDS", get("SWEEP_SECONDS", "15")),
     )
 
 

@@ -131,7 +131,7 @@ def worker(threads: int | None) -> None:
 
     check_broker(settings.broker_url)
     _run(_ready_database(migrate=False))
-    run_worker_process(settings.broker_url, threads or settings.worker_threads)
+    run_worker_process(settings.broker_url, threads or settings.worker_threads, settings.sweep_seconds)
 
 
 @cli.command()

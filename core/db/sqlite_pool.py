@@ -58,6 +58,15 @@ class _Pool:
         finally:
             self.slots.release()
 
+    async def discard(self, connection: aiosqlite.Connection) -> None:
+        """Close a connection instead of reusing it: its state is unknown (a BEGIN or COMMIT
+        was interrupted, and may still run on its thread). Closing rolls back whatever is open
+        and is shielded, so a cancelled caller cannot leave it holding SQLite's write lock."""
+        try:
+            await asyncio.shield(_quietly_close(connection))
+        finally:
+            self.slots.release()
+
     async def close(self) -> None:
         while self.idle:
             await _quietly_close(self.idle.pop())
@@ -91,14 +100,38 @@ class _Lent:
             object.__setattr__(self, "_returned", True)
             await self._pool.release(self._connection)
 
+    async def discard(self) -> None:
+        if not self._returned:
+            object.__setattr__(self, "_returned", True)
+            await self._pool.discard(self._connection)
+
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "WITH")
 
 
 class _QueuedTransaction(SQLiteTransaction):
-    """A transaction that, when it will write, first waits its turn on the process's lock."""
+    """A transaction that, when it will write, first waits its turn on the process's lock.
+
+    It also never lets a connection escape in an unknown state. Piccolo's transaction keeps
+    the connection when BEGIN fails or is cancelled (its __aexit__ never runs) and when COMMIT
+    raises; aiosqlite still runs the BEGIN on the connection's thread, so that connection then
+    holds SQLite's write lock with nobody to release it, and every writer waits out the busy
+    timeout. Here such a connection is closed (which rolls back), and the task's transaction
+    context is reset whatever happens."""
 
     __slots__ = ("_turn",)
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()
+        except BaseException:
+            await self.connection.discard()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
 
     async def begin(self) -> None:
         self._turn = None
@@ -117,10 +150,23 @@ class _QueuedTransaction(SQLiteTransaction):
             turn.release()
 
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent is not None:
+            return exception is None
         try:
-            return await super().__aexit__(exception_type, exception, traceback)
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            await self.connection.discard()
+            raise
+        else:
+            await self.connection.close()
         finally:
+            self.engine.current_transaction.reset(self.context)
             self._release_turn()
+        return exception is None
 
 
 class _PerLoop:
@@ -178,6 +224,13 @@ class PooledSQLiteEngine(SQLiteEngine):
                 # Piccolo's connections are in autocommit mode (isolation_level=None), so a
                 # statement outside a transaction commits by itself.
                 return await self._run_in_existing_connection(lent, query, args, query_type, table)
+            except asyncio.CancelledError:
+                # Cancelled mid-statement (a task stopped at shutdown): the statement still runs
+                # on the connection's thread, and one with RETURNING keeps its implicit
+                # transaction — and the write lock — until its cursor is closed, which nobody
+                # will do. Closing the connection (before the next writer's turn) ends it.
+                await lent.discard()
+                raise
             finally:
                 if writes:
                     self.writer_lock().release()

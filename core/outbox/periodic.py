@@ -23,11 +23,21 @@ class PeriodicJob:
 _JOBS: dict[str, PeriodicJob] = {}
 
 
-def periodic(topic: str, every_seconds: int):  # type: ignore[no-untyped-def]
-    """Register `fn` to run every `every_seconds` (at most once per interval)."""
+def periodic(topic: str, every_seconds: int, *, transactional: bool = True):  # type: ignore[no-untyped-def]
+    """Register `fn` to run every `every_seconds` (at most once per interval).
+
+    As with `handler`, a job that talks to the network (another node, a mail server) passes
+    `transactional=False`: inside the run's write transaction it would hold SQLite's single
+    write lock for as long as the remote side takes, and every other writer would wait."""
 
     def register(fn: HandlerFn) -> HandlerFn:
-        handler(topic, batch_size=1, max_attempts=3, backoff_base=every_seconds / 4)(fn)
+        handler(
+            topic,
+            batch_size=1,
+            max_attempts=3,
+            backoff_base=every_seconds / 4,
+            transactional=transactional,
+        )(fn)
         _JOBS[topic] = PeriodicJob(topic, every_seconds)
         return fn
 

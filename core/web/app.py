@@ -99,12 +99,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         sweeper: asyncio.Task | None = None
         if run_worker and not settings.has_broker:
             worker = start_dramatiq_worker(settings.worker_threads, poll_ms=50)
-            sweeper = asyncio.create_task(sweep_forever())
+            sweeper = asyncio.create_task(sweep_forever(settings.sweep_seconds))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper  # its statement interrupted and cleaned up before the pool closes
             if worker is not None:
                 # The worker's threads wait on this loop; stop them without blocking it.
                 await asyncio.to_thread(worker.stop)

@@ -83,6 +83,7 @@ def test_good_values_are_accepted_and_normalised(env, tmp_path):
         LOG_LEVEL="DEBUG",
         MAX_BODY_BYTES="2048",
         WORKER_THREADS="8",
+        SWEEP_SECONDS="2",
     )
     assert not settings.is_sqlite
     assert settings.has_broker
@@ -94,7 +95,7 @@ def test_good_values_are_accepted_and_normalised(env, tmp_path):
     assert settings.plugins == ("events", "petitions")
     assert settings.theme_dir == theme.resolve()
     assert settings.log_level == "debug"
-    assert (settings.max_body_bytes, settings.worker_threads) == (2048, 8)
+    assert (settings.max_body_bytes, settings.worker_threads, settings.sweep_seconds) == (2048, 8, 2)
 
 
 @pytest.mark.parametrize(
@@ -144,6 +145,7 @@ def test_postgresql_urls(env, url):
         ("MAX_BODY_BYTES", "100", "at least 1024"),
         ("WORKER_THREADS", "0", "at least 1"),
         ("WORKER_THREADS", "many", "whole number"),
+        ("SWEEP_SECONDS", "0", "at least 1"),
         ("PLUGINS", "events,../evil", "not a plugin name"),
         ("MAIL_FROM", "Groundswell", "must contain an address"),
         ("SECRET_KEY", "too-short", "at least 32 characters"),
