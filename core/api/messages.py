@@ -357,6 +357,19 @@ class MessagesApi(Controller):
             await service.update_mailing(message_id, **fields)
         return await render_message(message_id)
 
+    @delete(
+        "/{message_id:int}",
+        media_type=HAL_JSON,
+        summary="Delete a draft message",
+        description="Only a draft can be deleted; a scheduled or sent message is 409 (cancel it "
+        "with the schedule helper instead, so its report and history stay).",
+        status_code=200,
+    )
+    async def remove(self, message_id: FromPath[int]) -> dict[str, str]:
+        await render_message(message_id)
+        await service.delete_mailing(message_id)
+        return {"notice": "This message was successfully deleted."}
+
     @post(
         ["/{message_id:int}/send", "/{message_id:int}/send_helper"],
         media_type=HAL_JSON,

@@ -294,6 +294,8 @@ class Composer:
             "List-Unsubscribe": f"<{unsubscribe}>, <{links.unsubscribe_mailto(person_id, self.mailing_id)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+        if delivery_id is not None:  # bounce reports that quote only headers still name it
+            headers["X-Groundswell-Delivery"] = str(delivery_id)
         if self.reply_to:
             headers["Reply-To"] = self.reply_to
         return RenderedMail(subject=subject, text=text, html=document, headers=headers)

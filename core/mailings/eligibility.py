@@ -9,11 +9,18 @@ The frequency cap counts every campaign delivery (staff mailings, leaders' maili
 signers, boosts) sent in the last 7 days, against the lower of the instance's cap and the
 member's own "at most N a week". Transactional mail (sign-in links, receipts, test sends)
 has no delivery row and does not count.
+
+Two mailings may be sending at once. Each sender claims its batch (status 'sending', with a
+lease) before it asks these questions, so a delivery another mailing holds in flight counts
+as sent: two senders can then never both take a member's last slot. At worst both hold back
+and the member gets neither this week — the cap is a promise to members, so it errs that way.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,8 +44,9 @@ def _marks(values: list[Any]) -> str:
     return ", ".join("{}" for _ in values)
 
 
-async def batch_facts(person_ids: list[int]) -> BatchFacts:
-    """Everything the send-time checks need for a batch, in four queries."""
+async def batch_facts(person_ids: list[int], claimed_ids: Sequence[int] = ()) -> BatchFacts:
+    """Everything the send-time checks need for a batch, in four queries. `claimed_ids` are
+    this batch's own deliveries, which are in flight but must not count against themselves."""
     ids = sorted(set(person_ids))
     people = {
         row["id"]: row
@@ -74,13 +82,18 @@ async def batch_facts(person_ids: list[int]) -> BatchFacts:
         topics_off[row["person"]] = {str(topic) for topic in value or []}
         max_per_week[row["person"]] = int(row["max_per_week"] or 0)
     since = datetime.now(UTC) - FREQUENCY_WINDOW
+    own = sorted(set(claimed_ids)) or [0]  # ids start at 1: [0] excludes nothing
     sent_this_week = {
         row["person"]: int(row["n"])
         for row in await Delivery.raw(
             "SELECT person, COUNT(*) AS n FROM delivery "  # noqa: S608
-            f"WHERE person IN ({_marks(ids)}) AND status = 'sent' AND sent_at >= {{}} GROUP BY person",
+            f"WHERE person IN ({_marks(ids)}) AND ((status = 'sent' AND sent_at >= {{}}) "
+            f"OR (status = 'sending' AND lease_until >= {{}} AND id NOT IN ({_marks(own)}))) "
+            "GROUP BY person",
             *ids,
             since,
+            time.time(),
+            *own,
         )
     }
     return BatchFacts(people, suppressed, topics_off, max_per_week, sent_this_week)

@@ -249,7 +249,7 @@ async def _send_batch(
     batch: list[dict[str, Any]],
     outcome: SendOutcome,
 ) -> None:
-    facts = await batch_facts([row["person"] for row in batch])
+    facts = await batch_facts([row["person"] for row in batch], [row["id"] for row in batch])
     cap = int(await get_policy("mail_frequency_cap") or 0)
     bucket = bucket_for(float(await get_policy("mail_rate_per_second") or 0))
     skipped: dict[str, list[int]] = {}

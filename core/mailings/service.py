@@ -230,6 +230,26 @@ async def update_mailing(mailing_id: int, **changes: Any) -> None:
         await _save_variants(mailing_id, values["subject"], values["variants"])
 
 
+async def delete_mailing(mailing_id: int) -> None:
+    """Delete a draft. A mailing that was scheduled or sent is kept, because its deliveries,
+    report and suppression history refer to it; cancel it instead."""
+    mailing = await load_mailing(mailing_id)
+    if mailing["status"] != "draft":
+        raise Conflict(
+            f"Only a draft can be deleted; this message is {mailing['status']}. "
+            "Cancel it instead (DELETE …/schedule, or stop it with DELETE …/send)."
+        )
+    async with transaction():
+        await MailingVariant.delete().where(MailingVariant.mailing == mailing_id)
+        deleted = (
+            await Mailing.delete()
+            .where((Mailing.id == mailing_id) & (Mailing.status == "draft"))
+            .returning(Mailing.id)
+        )
+        if not deleted:
+            raise Conflict("The message changed meanwhile; reload and try again.")
+
+
 async def get_mailing(mailing_id: int) -> dict[str, Any]:
     """The mailing's columns, its variants ([{label, subject}], A first; empty without a test)
     and its audience in words."""

@@ -154,6 +154,36 @@ async def test_the_send_helper_schedules_with_a_time_and_the_schedule_helper_can
     assert await Delivery.count() == 0
 
 
+async def test_a_draft_can_be_deleted_but_a_scheduled_or_cancelled_message_is_kept(client, token):
+    staff = await token("staff")
+    tag_id = await tagged("api-drafts", "fay.api@example.org")
+
+    async def new_message() -> int:
+        created = await client.post(
+            "/api/v1/messages",
+            json=message(tag_id, variants=["Vote on Monday"], test_fraction=0.2),
+            headers=staff,
+        )
+        return int(created.json()["identifiers"][0].split(":")[1])
+
+    draft = await new_message()
+    deleted = await client.delete(f"/api/v1/messages/{draft}", headers=staff)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"notice": "This message was successfully deleted."}
+    assert (await client.get(f"/api/v1/messages/{draft}", headers=staff)).status_code == 404
+    assert (await client.delete(f"/api/v1/messages/{draft}", headers=staff)).status_code == 404
+
+    kept = await new_message()
+    when = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await client.post(f"/api/v1/messages/{kept}/schedule", json={"scheduled_start_date": when}, headers=staff)
+    refused = await client.delete(f"/api/v1/messages/{kept}", headers=staff)
+    assert refused.status_code == 409
+    assert "Only a draft can be deleted; this message is scheduled" in refused.json()["message"]
+    assert (await client.get(f"/api/v1/messages/{kept}", headers=staff)).status_code == 200
+    leader = await token("leader")
+    assert (await client.delete(f"/api/v1/messages/{kept}", headers=leader)).status_code == 403
+
+
 async def test_bad_messages_are_refused_with_a_message_naming_the_problem(client, token):
     staff = await token("staff")
     tag_id = await tagged("api-bad", "fay.api@example.org")

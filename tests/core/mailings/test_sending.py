@@ -75,6 +75,7 @@ async def test_a_mailing_reaches_every_member_exactly_once_over_a_reused_connect
     assert first.message["Message-ID"] == message_id_for(
         f"delivery:{by_person[people[0]]['id']}", "testserver.local"
     )
+    assert first.message["X-Groundswell-Delivery"] == str(by_person[people[0]]["id"])
     assert first.message["Subject"] == "News for Member0"
     assert first.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert first.message.get_body(preferencelist=("plain",)) is not None
@@ -112,6 +113,26 @@ async def test_members_who_changed_their_minds_after_resolution_are_skipped_with
     assert rows[people[1]]["error"] == "address suppressed (bounced or complained)"
     assert rows[people[2]]["error"] == "turned off campaigns emails"
     assert await mailing_status(mailing_id) == "sent"
+
+
+async def test_a_message_another_mailing_is_sending_right_now_counts_toward_the_cap(smtp) -> None:
+    await set_policy("mail_frequency_cap", 1)
+    people = await add_members(2)
+    first = await members_mailing()
+    await send_now(first)
+    # The first mailing's sender has claimed member0's message and is sending it this moment.
+    await Delivery.update({Delivery.status: "sending", Delivery.lease_until: time.time() + 300}).where(
+        (Delivery.mailing == first) & (Delivery.person == people[0])
+    )
+    second = await members_mailing()
+    await send_now(second)
+    await send_all()
+
+    rows = await deliveries(second)
+    assert rows[people[0]]["status"] == "skipped" and rows[people[0]]["error"] == "frequency cap"
+    assert rows[people[1]]["error"] == "frequency cap" or rows[people[1]]["status"] == "sent"
+    sent = Counter(m.recipients[0] for m in smtp.messages)
+    assert sent["member1@example.org"] == 1 and sent["member0@example.org"] == 0
 
 
 async def test_the_frequency_cap_counts_every_mailing_of_the_last_seven_days(smtp) -> None:
