@@ -129,6 +129,20 @@ POLICIES = {
             (1, 2, 3, 7, 14),
             "Boosts: a member gets at most one boost email in this many days, whichever petitions compete.",
         ),
+        Policy(
+            "boost_accept_remote",
+            True,
+            (True, False),
+            "Federation-wide boosts: mail samples of this instance's members when the hub asks "
+            "(under the same gap and caps; only aggregate counts go back). Off: every request is refused.",
+        ),
+        Policy(
+            "boost_remote_k_min",
+            10,
+            (5, 10, 20, 50),
+            "Federation-wide boosts: the smallest sample a partner mails, and the smallest count "
+            "it reports (smaller counts are sent as suppressed).",
+        ),
     )
 }
 

@@ -5,9 +5,10 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from core.accounts.tables import ApiToken, Login, LoginLink, WebSession
-from core.boost.tables import Boost, BoostDay, BoostDecisionLog, BoostStage
+from core.boost.tables import Boost, BoostDay, BoostDecisionLog, BoostRemoteShare, BoostStage
 from core.groups.tables import Group, GroupLeader
 from core.instance_settings import InstanceSetting
+from core.listings.tables import PublicListing
 from core.mailings.tables import (
     Delivery,
     MailEvent,
@@ -38,6 +39,7 @@ APP_CONFIG = AppConfig(
         InstanceSetting,
         Group,
         GroupLeader,
+        PublicListing,
         Petition,
         PetitionTarget,
         Signature,
@@ -56,6 +58,7 @@ APP_CONFIG = AppConfig(
         BoostStage,
         BoostDecisionLog,
         BoostDay,
+        BoostRemoteShare,
     ],
     migration_dependencies=[],
     commands=[],

@@ -20,8 +20,17 @@ from typing import Any
 
 from core.accounts.roles import ROLES, Viewer
 from core.api.hal import HAL_JSON, api_url, collection, iso, link, page_of
+from core.boost.hosted import HostedResults, HostedSample, boost_reach, hosted_results, mail_hosted_sample
+from core.boost.remote import (
+    ReachPartner,
+    ReachProvider,
+    RemoteShare,
+    record_remote_stage_result,
+    register_reach_provider,
+)
 from core.errors import Conflict, Forbidden, Gone, NotFound, UserError
 from core.groups.tables import Group
+from core.listings.service import Listing, announce_listing, current_listings
 from core.mail import OutgoingMail, queue_mail
 from core.outbox import OutboxWork, PermanentFailure, RetryLater, enqueue, transaction
 from core.outbox import handler as outbox_handler
@@ -29,6 +38,8 @@ from core.outbox.periodic import periodic
 from core.people.service import display_name
 from core.people.signup import PersonInput, SignupResult, sign_up
 from core.people.tables import Person
+from core.petitions.copies import CopyTarget, PetitionCopy, save_petition_copy, set_petition_copy_status
+from core.petitions.counter import local_signatures, set_external_signatures
 from core.petitions.markdown import render_markdown
 from core.petitions.service import get_petition, get_petition_by_slug, targets_of
 from core.petitions.tables import Petition, PetitionTarget, Signature, SignatureCount
@@ -56,11 +67,15 @@ __all__ = [
     "ActionContext",
     "ActionPanel",
     "Conflict",
+    "CopyTarget",
     "Event",
     "Forbidden",
     "Form",
     "Gone",
     "Group",
+    "HostedResults",
+    "HostedSample",
+    "Listing",
     "NavItem",
     "NotFound",
     "OsdiLink",
@@ -70,9 +85,13 @@ __all__ = [
     "Person",
     "PersonInput",
     "Petition",
+    "PetitionCopy",
     "PetitionTarget",
     "Plugin",
     "PluginDeclarationError",
+    "ReachPartner",
+    "ReachProvider",
+    "RemoteShare",
     "RetryLater",
     "Routes",
     "Settings",
@@ -81,23 +100,34 @@ __all__ = [
     "SignupResult",
     "UserError",
     "Viewer",
+    "announce_listing",
     "api_url",
+    "boost_reach",
     "collection",
+    "current_listings",
     "display_name",
     "enqueue",
     "field",
     "get_petition",
     "get_petition_by_slug",
+    "hosted_results",
     "instance_settings",
     "iso",
     "link",
+    "local_signatures",
+    "mail_hosted_sample",
     "outbox_handler",
     "page_of",
     "periodic",
     "plugin_config",
     "plugin_logger",
     "queue_mail",
+    "record_remote_stage_result",
+    "register_reach_provider",
     "render_markdown",
+    "save_petition_copy",
+    "set_external_signatures",
+    "set_petition_copy_status",
     "sign_up",
     "targets_of",
     "transaction",

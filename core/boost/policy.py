@@ -40,9 +40,12 @@ class BoostPolicy:
     default_strength: float = 200.0
     # How many past boosts the default prior counts as when blended with this instance's history.
     default_boosts: float = 10.0
+    # Pooled reach (core.boost.remote): a reach partner refuses to mail fewer of its members
+    # than this, and reports every count between 1 and this minus 1 as suppressed.
+    remote_k_min: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "first_stage_size", "small_stage_size", "window_seconds"):
+        for name in ("threshold", "first_stage_size", "small_stage_size", "window_seconds", "remote_k_min"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UserError(f"Boost {_label(name)} must be a whole number of at least 1 (got {value!r}).")

@@ -27,7 +27,7 @@ import logging
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,14 @@ from core.boost import (
     start,
 )
 from core.boost.allocation import Candidate
+from core.boost.remote import (
+    boosts_with_partners,
+    dispatch_stage,
+    pooled_partners,
+    remote_window_end,
+    settle_stage,
+    stage_totals,
+)
 from core.boost.sampling import Caps, Scope, count_remaining, id_list, sample_eligible
 from core.boost.tables import ACTIVE_STATUSES, Boost, BoostDay, BoostDecisionLog, BoostStage
 from core.errors import Conflict, UserError
@@ -89,6 +97,7 @@ async def current_policy() -> BoostPolicy:
         small_stage_size=stage,
         window_seconds=window,
         daily_budget_per_member=int(await get_policy("boost_daily_per_100")) / 100,
+        remote_k_min=int(await get_policy("boost_remote_k_min")),
     )
 
 
@@ -122,7 +131,7 @@ def outcomes(stages: Sequence[dict[str, Any]]) -> list[StageOutcome]:
     """The closed stages as the decision core sees them."""
     return [
         StageOutcome(
-            size=s["allocated"],
+            size=s["allocated"] + (s.get("remote_allocated") or 0),
             deliveries=s["deliveries"],
             signatures=s["signatures"],
             unsubscribes=s["unsubscribes"],
@@ -130,6 +139,13 @@ def outcomes(stages: Sequence[dict[str, Any]]) -> list[StageOutcome]:
         for s in stages
         if s["closed_at"] is not None
     ]
+
+
+async def pooled_remaining(boost_id: int | None, petition_id: int) -> int:
+    """The eligible audience a decision may count on: this node's, plus the members reach
+    partners say they could mail (pooled reach, core.boost.remote; none without partners)."""
+    local = await count_remaining(await petition_scope(petition_id))
+    return local + sum(p.eligible for p in await pooled_partners(boost_id))
 
 
 def open_stage(stages: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -297,7 +313,7 @@ async def halt_unpublished(now: datetime, policy: BoostPolicy) -> list[int]:
 _QUALIFYING = """
 SELECT p.id, COALESCE(SUM(c.count), 0) AS n FROM petition p
 JOIN signature_count c ON c.petition = p.id
-WHERE p.status = 'published' AND p.origin_node = ''
+WHERE p.status = 'published' AND (p.origin_node = '' OR {})
   AND NOT EXISTS (SELECT 1 FROM boost b WHERE b.petition = p.id)
   AND NOT EXISTS (SELECT 1 FROM abuse_report r WHERE r.petition = p.id AND r.status = 'open')
 GROUP BY p.id
@@ -308,9 +324,11 @@ ORDER BY p.id
 
 async def qualify(now: datetime, policy: BoostPolicy) -> list[int]:
     """Published petitions at the threshold with no open abuse report become candidates.
-    (Federated copies are boosted by their origin instance, not here.)"""
+    Federated copies qualify only where reach partners pool the boost (the hub): their count
+    is the federation-wide total the copy holds; elsewhere their origin boosts them."""
     created = []
-    for row in await Petition.raw(_QUALIFYING, policy.threshold):
+    pooled = await boosts_with_partners()
+    for row in await Petition.raw(_QUALIFYING, pooled, policy.threshold):
         inserted = (
             await Boost.insert(
                 Boost(
@@ -327,7 +345,7 @@ async def qualify(now: datetime, policy: BoostPolicy) -> list[int]:
         if not inserted:
             continue  # another run got there first
         boost = await Boost.select().where(Boost.id == inserted[0]["id"]).first()
-        remaining = await count_remaining(await petition_scope(row["id"]))
+        remaining = await pooled_remaining(inserted[0]["id"], row["id"])
         decision = start(int(row["n"]), remaining, policy)
         bench = await benchmark(policy, excluding=boost["id"])
         await apply_decision(boost, decision, after_stage=0, remaining=remaining, bench=bench, now=now)
@@ -347,9 +365,11 @@ async def open_windows(now: datetime, policy: BoostPolicy) -> None:
     )
     for stage in stages:
         last = _as_datetime(stage["filled_at"]) or now
+        # Partners' shares are judged once their deliver_by (dispatch + the window) has passed.
+        remote_end = await remote_window_end(stage["id"])
         if not stage["allocated"]:
-            # Nothing went out: there is nothing to wait for.
-            await BoostStage.update({BoostStage.window_ends_at: last}).where(
+            # Nothing went out here: only the partners' part, if any, is waited for.
+            await BoostStage.update({BoostStage.window_ends_at: max(last, remote_end or last)}).where(
                 (BoostStage.id == stage["id"]) & BoostStage.window_ends_at.is_null()
             )
             continue
@@ -370,9 +390,10 @@ async def open_windows(now: datetime, policy: BoostPolicy) -> None:
             sent = _as_datetime(rows[0]["last"])
             if sent is not None and sent > last:
                 last = sent
-        await BoostStage.update(
-            {BoostStage.window_ends_at: last + timedelta(seconds=policy.window_seconds)}
-        ).where((BoostStage.id == stage["id"]) & BoostStage.window_ends_at.is_null())
+        ends = last + timedelta(seconds=policy.window_seconds)
+        await BoostStage.update({BoostStage.window_ends_at: max(ends, remote_end or ends)}).where(
+            (BoostStage.id == stage["id"]) & BoostStage.window_ends_at.is_null()
+        )
         await Boost.update({Boost.window_seconds: policy.window_seconds}).where(Boost.id == stage["boost"])
 
 
@@ -415,16 +436,19 @@ async def count_stage(stage: dict[str, Any], boost: dict[str, Any], until: datet
 async def close_stage(
     stage: dict[str, Any], boost: dict[str, Any], *, until: datetime, now: datetime
 ) -> bool:
-    """Record the stage's outcome; False if another run closed it first."""
+    """Record the stage's outcome, pooled with its reach partners' reports (partners that
+    refused or did not report are left out); False if another run closed it first."""
     counts = await count_stage(stage, boost, until)
+    remote = await settle_stage(stage["id"])
     closed = (
         await BoostStage.update(
             {
                 BoostStage.closed_at: now,
                 BoostStage.window_ends_at: until,
-                BoostStage.deliveries: counts["deliveries"],
-                BoostStage.signatures: counts["signatures"],
-                BoostStage.unsubscribes: counts["unsubscribes"],
+                BoostStage.deliveries: counts["deliveries"] + remote.deliveries,
+                BoostStage.signatures: counts["signatures"] + remote.signatures,
+                BoostStage.unsubscribes: counts["unsubscribes"] + remote.unsubscribes,
+                BoostStage.remote_allocated: remote.emails,
             }
         )
         .where((BoostStage.id == stage["id"]) & BoostStage.closed_at.is_null())
@@ -450,9 +474,12 @@ async def close_windows(now: datetime, policy: BoostPolicy) -> list[int]:
             continue
         if boost["status"] == "held":
             continue
-        remaining = await count_remaining(await petition_scope(boost["petition"]))
+        remaining = await pooled_remaining(boost["id"], boost["petition"])
         bench = await benchmark(policy, excluding=boost["id"])
         decision = decide(outcomes(await stages_of(boost["id"])), bench, remaining, policy)
+        note = await pooled_note(stage["id"])
+        if note:
+            decision = replace(decision, sentence=f"{decision.sentence} ({note})")
         await apply_decision(
             boost, decision, after_stage=stage["number"], remaining=remaining, bench=bench, now=now
         )
@@ -716,29 +743,37 @@ def _audience_spec(scope: Scope) -> dict[str, Any]:
         return {"all": True, "exclude_signed": [scope.petition_id]}
 
 
-async def stage_mailing(row: dict[str, Any], now: datetime) -> int:
-    """The stage's mailing (kind "boost"), made on its first share: the petition's title and
-    summary and a link to sign, which carries the stage's source code."""
-    petition = (
-        await Petition.select(Petition.title, Petition.summary).where(Petition.id == row["petition"]).first()
-    )
+async def create_boost_mailing(petition_id: int, audience: dict[str, Any], why: str) -> int:
+    """A boost's email (kind "boost", topic campaigns): `why` says in one sentence why this
+    member hears of the petition, then its title and summary and a link to sign. The stage's
+    source code is set by the caller, so signatures through the link are attributed."""
+    petition = await Petition.select(Petition.summary).where(Petition.id == petition_id).first()
     summary = _literal((petition or {}).get("summary") or "")
     body = (
         "Hello{% if given_name %} {{ given_name }}{% endif %},\n\n"
-        "Members of this community started a petition, and it is winning people over:\n\n"
+        f"{why}\n\n"
         "**{{ petition_title }}**\n\n"
         + (f"{summary}\n\n" if summary else "")
         + "Will you add your name? It takes a minute.\n\n"
         "[Sign “{{ petition_title }}”]({{ petition_url }})\n"
     )
-    mailing_id = await create_mailing(
+    return await create_mailing(
         kind="boost",
         author_login_id=None,
         subject="Will you sign “{{ petition_title }}”?",
         body=body,
-        audience=_audience_spec(await petition_scope(row["petition"])),
-        petition_id=row["petition"],
+        audience=audience,
+        petition_id=petition_id,
         topic="campaigns",
+    )
+
+
+async def stage_mailing(row: dict[str, Any], now: datetime) -> int:
+    """The stage's mailing, made on its first share."""
+    mailing_id = await create_boost_mailing(
+        row["petition"],
+        _audience_spec(await petition_scope(row["petition"])),
+        "Members of this community started a petition, and it is winning people over:",
     )
     code = f"{row['source_code']}-{row['number']}"
     await Mailing.update({Mailing.source_code: code}).where(Mailing.id == mailing_id)
@@ -753,6 +788,44 @@ async def stage_mailing(row: dict[str, Any], now: datetime) -> int:
         assert existing is not None
         return existing["mailing"]
     return mailing_id
+
+
+# -- pooled reach -------------------------------------------------------------------------------
+
+_UNSPLIT = """
+SELECT s.id, s.boost, s.number, s.size, s.allocated, b.petition FROM boost_stage s
+JOIN boost b ON b.id = s.boost JOIN petition p ON p.id = b.petition
+WHERE s.split_at IS NULL AND s.closed_at IS NULL AND s.filled_at IS NULL
+  AND b.status IN ('candidate', 'running') AND p.status = 'published'
+ORDER BY s.id
+"""
+
+
+async def share_with_partners(now: datetime, policy: BoostPolicy) -> None:
+    """Split every stage not yet dealt out between this node and its reach partners
+    (core.boost.remote); a no-op without partners, so a lone node runs as it always has."""
+    if not await boosts_with_partners():
+        return
+    for stage in await BoostStage.raw(_UNSPLIT):
+        local = await count_remaining(await petition_scope(stage["petition"]))
+        await dispatch_stage(
+            stage,
+            petition_id=stage["petition"],
+            local_eligible=local,
+            k_min=policy.remote_k_min,
+            window_seconds=policy.window_seconds,
+            now=now,
+        )
+
+
+async def pooled_note(stage_id: int) -> str:
+    """The decision sentence's note on a pooled stage: where its deliveries came from and
+    which partners were left out."""
+    stage = await BoostStage.select().where(BoostStage.id == stage_id).first()
+    if stage is None:
+        return ""
+    remote = await stage_totals(stage_id)
+    return remote.note(stage["deliveries"] - remote.deliveries)
 
 
 # -- the pass -----------------------------------------------------------------------------------
@@ -770,6 +843,7 @@ async def run_boosts(
     report.qualified = await qualify(now, policy)
     await open_windows(now, policy)
     report.decided = await close_windows(now, policy)
+    await share_with_partners(now, policy)
     report.mailed = await deal_out(now, policy, simulated=simulated)
     # A stage dealt out completely this pass may open its window at once (nothing to send).
     await open_windows(now, policy)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.boost import Action, StaffAction, staff_decision
+from core.boost.remote import remote_shares_of
 from core.boost.runner import (
     apply_decision,
     benchmark,
@@ -21,11 +22,10 @@ from core.boost.runner import (
     numbers_part,
     open_stage,
     outcomes,
-    petition_scope,
+    pooled_remaining,
     stages_of,
     write_log,
 )
-from core.boost.sampling import count_remaining
 from core.boost.tables import FINAL_STATUSES, Boost, BoostDay, BoostDecisionLog
 from core.errors import Conflict, NotFound, UserError
 from core.petitions import counter
@@ -86,7 +86,7 @@ async def staff_act(boost_id: int, action: str, *, by: str, now: datetime | None
     bench = await benchmark(policy, excluding=boost_id)
     stages = await stages_of(boost_id)
     current = open_stage(stages)
-    remaining = await count_remaining(await petition_scope(boost["petition"]))
+    remaining = await pooled_remaining(boost_id, boost["petition"])
     if staff_action is StaffAction.TURBOCHARGE and current is not None and current["filled_at"] is not None:
         # The open stage is all out: count it now, so the expansion builds on what it brought.
         await close_stage(current, boost, until=now, now=now)
@@ -264,6 +264,7 @@ async def staff_overview(now: datetime | None = None) -> dict[str, Any]:
                 "live": boost["status"] in ("candidate", "running", "held"),
                 "stages": _stage_rows(stages),
                 "log": await decision_log(boost["id"], limit=20),
+                "shares": await remote_shares_of(boost["id"]),
                 "estimate": mean,
                 "deliveries": deliveries,
                 "signatures": sum(o.signatures for o in closed),

@@ -57,6 +57,12 @@ class BoostStage(Table, tablename="boost_stage"):
     deliveries = Integer(default=0)
     signatures = Integer(default=0)
     unsubscribes = Integer(default=0)
+    # Emails of this stage sent by reach partners (pooled reach, core.boost.remote): their
+    # target counts while the stage is open, what the partners included in it reported sent
+    # once it is closed. `deliveries`, `signatures` and `unsubscribes` are then pooled too.
+    remote_allocated = Integer(default=0)
+    # When the stage was shared out between this node and its partners (once, on first dealing).
+    split_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     # Unique (boost, number): a unique index made by migration.
 
@@ -82,3 +88,31 @@ class BoostDay(Table, tablename="boost_day"):
     budget = Integer(default=0)
     used = Integer(default=0)
     rounds = JSON(default="[]")
+
+
+class BoostRemoteShare(Table, tablename="boost_remote_share"):
+    """A stage's share sent by a reach partner (another node that mails its own members,
+    core.boost.remote): what was asked, and the partner's latest cumulative report. `key`
+    is "<request_id> <partner>", unique, so a dispatch or a report is recorded once.
+    `sent`, `signed` and `unsubscribed` are null while unknown or suppressed (a cell below
+    `k_min`); `outcome` says how the stage counted it: "" while open, then "counted" or
+    "excluded" (with `note` saying why)."""
+
+    key = Varchar(length=200, unique=True)
+    stage = ForeignKey(references=BoostStage, on_delete=OnDelete.cascade)
+    request_id = Varchar(length=100, index=True)
+    partner = Varchar(length=100)
+    partner_label = Varchar(length=300, default="")
+    eligible = Integer(default=0)
+    target_count = Integer(default=0)
+    k_min = Integer(default=1)
+    deliver_by = Timestamptz()
+    dispatched_at = Timestamptz(default=TimestamptzNow())
+    report_sequence = Integer(default=0)
+    reported_at = Timestamptz(null=True, default=None)
+    refused = Boolean(default=False)
+    sent = Integer(null=True, default=None)
+    signed = Integer(null=True, default=None)
+    unsubscribed = Integer(null=True, default=None)
+    outcome = Varchar(length=10, default="")
+    note = Text(default="")

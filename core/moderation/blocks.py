@@ -15,6 +15,7 @@ from core.outbox import transaction
 from core.petitions import counter
 from core.petitions.service import get_petition
 from core.petitions.tables import Signature
+from core.plugins.events import emit
 
 KINDS = ("ip", "domain")
 REASON_MAX = 500
@@ -122,7 +123,22 @@ async def release(petition_id: int, signature_ids: list[int] | None) -> int:
     if signature_ids is not None:
         where &= Signature.id.is_in(signature_ids)
     async with transaction():
-        released = await Signature.update({Signature.status: "counted"}).where(where).returning(Signature.id)
+        released = (
+            await Signature.update({Signature.status: "counted"})
+            .where(where)
+            .returning(Signature.id, Signature.person)
+        )
         if released:
             await counter.add(petition_id, len(released))
+        for row in released:  # plugins hear that these now count, as for a confirmed one
+            await emit(
+                "signature.confirmed",
+                str(row["id"]),
+                {
+                    "signature_id": row["id"],
+                    "petition_id": petition_id,
+                    "person_id": row["person"],
+                    "via": "release",
+                },
+            )
     return len(released)

@@ -211,6 +211,11 @@ async def confirm_signature(token: str) -> tuple[Petition, bool]:
         await emit(
             "signature.confirmed",
             str(row["id"]),
-            {"signature_id": row["id"], "petition_id": petition.id, "person_id": row["person"]},
+            {
+                "signature_id": row["id"],
+                "petition_id": petition.id,
+                "person_id": row["person"],
+                "via": "email",
+            },
         )
     return petition, True

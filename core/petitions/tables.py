@@ -34,6 +34,8 @@ class Petition(Table, tablename="petition"):
     rejection_reason = Text(default="")
     origin_node = Varchar(length=100, default="", index=True)
     origin_id = Varchar(length=100, default="")
+    # A copy's page at its origin: where it comes from, and its canonical address.
+    origin_url = Text(default="")
     version = Integer(default=1)
     # Materialised from the counter shards by `refresh_totals`; the page reads the shards.
     signature_count = Integer(default=0, index=True)

@@ -34,10 +34,12 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "petition.closed": ("petition_id", "slug", "title", "signature_count"),
     "petition.delivered": ("petition_id", "slug", "title", "signature_count"),
     "signature.created": ("signature_id", "petition_id", "person_id", "status", "source"),
-    "signature.confirmed": ("signature_id", "petition_id", "person_id"),
+    "signature.confirmed": ("signature_id", "petition_id", "person_id", "via"),
     "person.created": ("person_id", "source"),
     "person.unsubscribed": ("person_id", "via"),
-    "group.created": ("group_id", "slug", "name"),
+    "group.created": ("group_id", "slug", "name", "version"),
+    "group.updated": ("group_id", "slug", "name", "version", "listed"),
+    "listing.changed": ("kind", "local_id", "version", "listed", "fields"),
 }
 
 NAV_AREAS = ("main", "leader", "admin")

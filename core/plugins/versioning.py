@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 

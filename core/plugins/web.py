@@ -86,8 +86,14 @@ def plugin_route_handlers(core_handlers: Sequence[Any], theme_dir: Path | None) 
         try:
             routers = _plugin_routers(plugin, theme_dir)
             if routers and check not in _mountable:
-                # Building a bare app is how Litestar checks handlers and finds clashing paths.
-                Litestar(route_handlers=[*core_handlers, *accepted, *routers], openapi_config=None)
+                # Building a bare app is how Litestar checks handlers and finds clashing paths;
+                # without logging_config=None it would reconfigure logging (and start a queue
+                # listener thread) on every check.
+                Litestar(
+                    route_handlers=[*core_handlers, *accepted, *routers],
+                    openapi_config=None,
+                    logging_config=None,
+                )
                 _mountable.add(check)
         except Exception as exc:
             host.record_error(plugin.name, f"its routes cannot be mounted: {exc}".splitlines()[0])

@@ -3,7 +3,8 @@
 Who may do what is decided here, once, for pages and the API alike: any signed-in member may
 host (a member's event waits for staff when `member_events_need_approval` is on); the host,
 leaders and staff manage an event; staff moderate. Attendees hear about every change of time,
-place or status through `notices`, queued in the same transaction as the change.
+place or status through `notices`, queued in the same transaction as the change, in which
+the event's public listing is also announced to core (`listing.announce`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.plugin_api import (
     targets_of,
     transaction,
 )
-from plugins.events import notices
+from plugins.events import listing, notices
 from plugins.events.display import aware
 from plugins.events.geo import Place, bounding_box, distance_miles
 from plugins.events.rsvp import lock_event, promote_waitlist
@@ -126,6 +127,7 @@ async def create_event(data: EventInput, viewer: Viewer) -> Event:
     status = "pending" if needs_approval(viewer) else "published"
     async with transaction():
         rows = await Event.insert(Event(**values, status=status, host=viewer.person_id)).returning(Event.id)
+        await listing.announce(rows[0]["id"])
     return await get_event(rows[0]["id"])
 
 
@@ -156,6 +158,7 @@ async def update_event(event_id: int, data: EventInput, viewer: Viewer) -> Event
             for to in await notices.recipients(event_id):
                 await notices.changed(to, event)
         await promote_waitlist(event)
+        await listing.announce(event_id)
     return event
 
 
@@ -188,6 +191,7 @@ async def cancel_event(event_id: int, viewer: Viewer, reason: str = "") -> Event
         if was_published:
             for to in await notices.recipients(event_id):
                 await notices.cancelled(to, event, reason=reason)
+        await listing.announce(event_id)
     return event
 
 
@@ -197,13 +201,15 @@ async def moderate_event(event_id: int, viewer: Viewer, *, approve: bool, reason
     event = await get_event(event_id)
     if event.status != "pending":
         raise UserError(f"This event is {event.status}, not waiting for approval.")
-    await Event.update(
-        {
-            Event.status: "published" if approve else "rejected",
-            Event.status_reason: " ".join(reason.split())[:1000],
-            Event.updated_at: datetime.now(UTC),
-        }
-    ).where(Event.id == event_id)
+    async with transaction():
+        await Event.update(
+            {
+                Event.status: "published" if approve else "rejected",
+                Event.status_reason: " ".join(reason.split())[:1000],
+                Event.updated_at: datetime.now(UTC),
+            }
+        ).where(Event.id == event_id)
+        await listing.announce(event_id)
     return await get_event(event_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -68,9 +68,19 @@ async def recent_signers(petition_id: int) -> list[dict]:
     ]
 
 
+def origin_of(petition: Petition) -> dict[str, str] | None:
+    """Where a federated copy comes from (its origin's page and site), for the page to say so
+    and to name the original as canonical; None for this instance's own petitions."""
+    if not petition.origin_node:
+        return None
+    url = petition.origin_url or ""
+    return {"url": url, "site": urlsplit(url).netloc or petition.origin_node}
+
+
 async def petition_context(petition: Petition, **extra: object) -> dict:
     total = await counter.total(petition.id)
     return {
+        "origin": origin_of(petition),
         "petition": petition,
         "targets": await targets_of(petition.id),
         "total": total,

@@ -23,7 +23,11 @@ BOOST_POLICIES = (
     "boost_window_hours",
     "boost_daily_per_100",
     "boost_member_gap_days",
+    "boost_accept_remote",
+    "boost_remote_k_min",
 )
+# Added with pooled reach: a form that does not send them keeps their current values.
+OPTIONAL_POLICIES = ("boost_accept_remote", "boost_remote_k_min")
 DONE = {
     "turbocharge": "Turbocharged: the boost expands now and is served first from today's budget.",
     "hold": "On hold: no new emails go out until you resume it.",
@@ -73,6 +77,8 @@ class StaffBoostsController(Controller):
         values: dict[str, object] = {}
         for key in BOOST_POLICIES:
             raw = field(data, key, max_length=10)
+            if not raw and key in OPTIONAL_POLICIES:
+                continue
             choices = POLICIES[key].choices
             chosen = next((c for c in choices if str(c) == raw), None)
             if chosen is None:

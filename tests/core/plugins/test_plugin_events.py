@@ -84,9 +84,10 @@ async def test_a_failing_event_handler_is_logged_retried_and_never_breaks_signin
 
 
 async def test_each_core_event_is_emitted_where_it_happens_with_its_documented_payload():
-    from core.groups.service import create_group
+    from core.groups.service import GroupInput, create_group, update_group
     from core.instance_settings import set_policy
     from core.mailings.suppression import unsubscribe
+    from core.moderation.blocks import release
     from core.people.service import get_or_create_person
     from core.people.signup import PersonInput, sign_up
     from core.petitions.service import (
@@ -120,25 +121,32 @@ async def test_each_core_event_is_emitted_where_it_happens_with_its_documented_p
             Signature.id == confirmation.id
         )
         await confirm_signature(token)
+        held = await sign(petition.id, SignatureInput(name="Hal Held", email="hal@example.org"), held=True)
+        await release(petition.id, [held.signature_id])  # staff release it: now it counts too
         await close_petition(petition.id)
         other = await published_petition("Light the Riverside towpath at night")
         await mark_delivered(other.id)
         await sign_up(PersonInput(email="new@example.org", source="api"))
         await get_or_create_person("login@example.org")
-        await create_group("Riverside Council")
+        group = await create_group("Riverside Council")  # also its public listing
+        await update_group(group.id, GroupInput("Riverside Council", region="North"))
         signer = await Signature.objects().first()
         await unsubscribe(signer.person, via="page")
         await unsubscribe(signer.person, via="page")  # a replay changes nothing, emits nothing
         events = await queued_events()
 
     names = [e["event"] for e in events]
-    assert names.count("person.created") == 4  # two signers, one signup, one login
+    assert names.count("person.created") == 5  # three signers, one signup, one login
+    assert sorted(e["data"]["via"] for e in events if e["event"] == "signature.confirmed") == [
+        "email",
+        "release",
+    ]
     assert set(names) == set(EVENTS)
     assert names.count("person.unsubscribed") == 1
     for event in events:
         assert set(event["data"]) == set(EVENTS[event["event"]]), event
     closed = next(e for e in events if e["event"] == "petition.closed")
-    assert closed["data"]["signature_count"] == 2
+    assert closed["data"]["signature_count"] == 3
     assert len({e["event"] + e["key"] for e in events}) == len(events)  # each occurrence once
 
 

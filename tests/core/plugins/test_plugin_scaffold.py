@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from core.cli.main import cli
+from core.plugin_api import API_VERSION
 from core.plugins.import_rule import forbidden_imports
 from core.plugins.scaffold import new_plugin
 from tests.support.processes import base_environment, groundswell_command
@@ -63,7 +64,7 @@ def test_the_scaffolded_plugin_installs_and_its_own_tests_pass(tmp_path):
     assert notes == {
         "name": "petition_notes",
         "version": "0.1.0",
-        "requires_api": "1.0",
+        "requires_api": API_VERSION,  # a new plugin asks for the API it was made with
         "enabled": True,
         "status": "enabled",
         "reason": "",
@@ -80,7 +81,7 @@ def test_the_scaffolded_plugin_installs_and_its_own_tests_pass(tmp_path):
     )
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("petition_notes"))
-    assert line.split()[:4] == ["petition_notes", "0.1.0", "1.0", "no"]
+    assert line.split()[:4] == ["petition_notes", "0.1.0", API_VERSION, "no"]
     assert "at heading: '' should be non-empty" in line
 
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 from litestar import get
 
-from core.plugin_api import ActionPanel, Plugin, Routes
+from core.plugin_api import API_VERSION, ActionPanel, Plugin, Routes
 from core.plugins.host import plugin_statuses
 from tests.core.plugins.conftest import plugins_installed, running_app
 from tests.core.plugins.fake_greeter.plugin import greeter
@@ -161,7 +161,10 @@ async def test_the_admin_plugins_page_lists_status_and_switches_take_effect_on_r
             page = await client.get("/admin/plugins")
             assert page.status_code == 200
             assert "greeter" in page.text and "1.2.3" in page.text and "enabled" in page.text
-            assert "needs plugin API 2.0, but this Groundswell provides 1.0: upgrade Groundswell" in page.text
+            assert (
+                f"needs plugin API 2.0, but this Groundswell provides {API_VERSION}: upgrade Groundswell"
+                in page.text
+            )
             assert "takes effect when the instance restarts" in page.text
             saved = await submit(client, "/admin/plugins", "/admin/plugins", {})  # every box unticked
             assert saved.status_code == 200
