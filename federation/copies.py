@@ -1,34 +1,42 @@
-"""Federated petitions on the receiving node: copies kept as core Petition rows.
+"""Federated petitions on the receiving node: copies kept as core Petition rows, and the
+federation-wide signature total of every petition this node holds.
 
-A copy is an ordinary `Petition` with `origin_node`/`origin_id` set (columns core has for
-exactly this), so the directory, the petition page and the OSDI API show it without core
-knowing anything about federation. What only federation needs — the highest text version,
+A copy is an ordinary `Petition` with `origin_node`/`origin_id`/`origin_url` set (columns core
+has for exactly this), so the directory, the petition page and the OSDI API show it without
+core knowing anything about federation; people can sign it here, and their signatures stay
+here. What only federation needs — the highest text version,
 status version and count sequence applied, and the count history for "recent growth" — is
 kept in `federation_copy`. Because each part carries its own version or sequence, events
 may arrive twice or in any order: an older one changes nothing, and a `petition.closed` that
 overtakes the text is remembered and applied when the text arrives.
 
-The origin's cumulative count is stored in a signature-count shard of its own (shard -1,
-which local signing never picks), so the total core reads is the origin's count plus any
-signatures made on this copy, and core's periodic refresh keeps the materialised columns right.
+Counts: every node that holds a petition (its origin, the hub, every instance with a copy)
+reports its own local signatures on it as `petition.counts` with a sequence. A node keeps the
+latest report of each reporter (`federation_count_report`, sequence-checked, so a repeated or
+late report changes nothing) and hands their sum to core as the petition's external
+signatures (`set_external_signatures`): its total is its local signatures plus every other
+node's latest report. Its own reports, echoed back, are ignored, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
-import secrets
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from core.plugin_api import Petition, PetitionTarget, SignatureCount, render_markdown
-from federation.events import Event
-from federation.tables import FederationCopy, FederationCountSample
-
-EXTERNAL_SHARD = -1
-DAY = 24 * 3600
-_SET_EXTERNAL = (
-    "INSERT INTO signature_count (petition, shard, count) VALUES ({}, {}, {}) "
-    "ON CONFLICT (petition, shard) DO UPDATE SET count = excluded.count"
+from core.plugin_api import (
+    CopyTarget,
+    Petition,
+    PetitionCopy,
+    save_petition_copy,
+    set_external_signatures,
+    set_petition_copy_status,
 )
+from federation.events import Event
+from federation.identity import load_identity
+from federation.tables import FederationCopy, FederationCountReport, FederationCountSample
+
+DAY = 24 * 3600
 _SCOPE_KINDS = (("region", "region"), ("district", "district"), ("postal_prefix", "postal"))
 
 
@@ -53,17 +61,6 @@ async def _copy_for(origin: str, origin_id: str, now: float) -> FederationCopy:
     return copy
 
 
-async def _unique_slug(slug: str, origin: str) -> str:
-    candidate = f"{slug[:100]}-{origin[3:9]}"
-    while await Petition.exists().where(Petition.slug == candidate):
-        candidate = f"{slug[:100]}-{origin[3:9]}-{secrets.token_hex(2)}"
-    return candidate
-
-
-async def _set_external_count(petition_id: int, count: int) -> None:
-    await SignatureCount.raw(_SET_EXTERNAL, petition_id, EXTERNAL_SHARD, count)
-
-
 async def apply_text(event: Event, now: float) -> str:
     """petition.published / petition.updated: the versioned text of a petition."""
     data: dict[str, Any] = event.payload["petition"]
@@ -76,49 +73,30 @@ async def apply_text(event: Event, now: float) -> str:
     if version > copy.status_version:
         status, status_version = data["status"], version
     scope_kind, scope_value = _scope(data.get("scope"))
-    values = {
-        Petition.title: data["title"][:150],
-        Petition.body: data["body"],
-        Petition.body_html: render_markdown(data["body"]),
-        Petition.goal: data.get("goal", 0) or 1,
-        Petition.scope_kind: scope_kind,
-        Petition.scope_value: scope_value,
-        Petition.status: status,
-        Petition.version: version,
-        Petition.published_at: _when(data["published_at"]),
-        Petition.updated_at: _when(data["updated_at"]) or datetime.now(UTC),
-    }
-    petition_id = copy.petition
-    if petition_id is None:
-        rows = await Petition.insert(
-            Petition(
-                slug=await _unique_slug(data["slug"], event.origin),
-                origin_node=event.origin,
-                origin_id=data["id"],
-                **{column._meta.name: value for column, value in values.items()},
-            )
-        ).returning(Petition.id)
-        petition_id = rows[0]["id"]
-        await _set_external_count(petition_id, copy.signature_count)
-    else:
-        await Petition.update(values).where(Petition.id == petition_id)
-    if status in ("closed", "delivered") and copy.closed_at:
-        await Petition.update({Petition.closed_at: _when(copy.closed_at)}).where(Petition.id == petition_id)
-    await PetitionTarget.delete().where(PetitionTarget.petition == petition_id)
-    targets = data.get("targets") or []
-    if targets:
-        await PetitionTarget.insert(
-            *[
-                PetitionTarget(
-                    petition=petition_id,
-                    position=i,
-                    name=t["name"][:200],
-                    title=t.get("title", "")[:200],
-                    postal_area=t.get("postal_area", "")[:100],
-                )
-                for i, t in enumerate(targets)
-            ]
-        )
+    petition = PetitionCopy(
+        origin_node=event.origin,
+        origin_id=data["id"],
+        origin_url=data["url"],
+        slug=data["slug"],
+        title=data["title"],
+        body=data["body"],
+        status=status,
+        version=version,
+        goal=data.get("goal", 0) or 1,
+        scope_kind=scope_kind,
+        scope_value=scope_value,
+        published_at=_when(data["published_at"]),
+        updated_at=_when(data["updated_at"]),
+        closed_at=_when(copy.closed_at) if status in ("closed", "delivered") else None,
+        targets=[
+            CopyTarget(t["name"], t.get("title", ""), t.get("postal_area", ""))
+            for t in data.get("targets") or []
+        ],
+    )
+    created = copy.petition is None
+    petition_id = await save_petition_copy(petition, copy.petition)
+    if created:
+        await set_external_signatures(petition_id, await external_signatures(copy.key))
     await FederationCopy.update(
         {
             FederationCopy.petition: petition_id,
@@ -147,33 +125,76 @@ async def apply_closed(event: Event, now: float) -> str:
         }
     ).where(FederationCopy.id == copy.id)
     if copy.petition is not None:
-        await Petition.update(
-            {Petition.status: payload["status"], Petition.closed_at: _when(payload["closed_at"])}
-        ).where(Petition.id == copy.petition)
+        await set_petition_copy_status(copy.petition, payload["status"], _when(payload["closed_at"]))
     return "ok"
 
 
 async def apply_counts(event: Event, now: float) -> str:
-    """petition.counts: a cumulative total with a sequence number; only a higher sequence
-    counts, so a late or repeated report cannot move the total backwards."""
+    """petition.counts: one node's local signatures on a petition, cumulative, with a sequence
+    per reporter; only a higher sequence counts, so a late or repeated report cannot move the
+    total backwards or count twice. Our own report relayed back to us is ignored."""
     payload = event.payload
-    copy = await _copy_for(event.origin, payload["petition"]["id"], now)
-    if payload["sequence"] <= copy.counts_sequence:
+    ref = payload["petition"]
+    if event.origin == load_identity(now).node_id:
         return "ok"
-    count = payload["signatures"]
-    await FederationCountSample.insert(FederationCountSample(copy=copy.id, at=now, total=count))
+    petition_key = f"{ref['origin']}:{ref['id']}"
+    key = f"{petition_key} {event.origin}"
+    held = await FederationCountReport.objects().where(FederationCountReport.key == key).first()
+    if held is not None and payload["sequence"] <= held.sequence:
+        return "ok"
+    values = {
+        FederationCountReport.sequence: payload["sequence"],
+        FederationCountReport.signatures: payload["signatures"],
+        FederationCountReport.as_of: payload["as_of"],
+        FederationCountReport.envelope: json.dumps(event.envelope),
+        FederationCountReport.updated_at: now,
+    }
+    if held is None:
+        await FederationCountReport.insert(
+            FederationCountReport(
+                key=key,
+                petition_key=petition_key,
+                reporter=event.origin,
+                **{column._meta.name: value for column, value in values.items()},
+            )
+        )
+    else:
+        await FederationCountReport.update(values).where(FederationCountReport.id == held.id)
+    await refresh_total(ref["origin"], ref["id"], now)
+    return "ok"
+
+
+async def external_signatures(petition_key: str) -> int:
+    """The sum of every other node's latest report on a petition (`origin:id`)."""
+    rows = await FederationCountReport.select(FederationCountReport.signatures).where(
+        FederationCountReport.petition_key == petition_key
+    )
+    return sum(int(r["signatures"]) for r in rows)
+
+
+async def refresh_total(origin: str, origin_id: str, now: float) -> None:
+    """Give core the new external figure; for a copy, also record the federation-wide total
+    for the directory's ranking by recent growth."""
+    external = await external_signatures(f"{origin}:{origin_id}")
+    if origin == load_identity(now).node_id:
+        petition_id = int(origin_id) if origin_id.isdigit() and len(origin_id) < 12 else None
+        if petition_id is not None and await Petition.exists().where(
+            (Petition.id == petition_id) & (Petition.origin_node == "")
+        ):
+            await set_external_signatures(petition_id, external)
+        return
+    copy = await _copy_for(origin, origin_id, now)
+    total = external
+    if copy.petition is not None:
+        total = await set_external_signatures(copy.petition, external)
+    await FederationCountSample.insert(FederationCountSample(copy=copy.id, at=now, total=total))
     await FederationCopy.update(
         {
-            FederationCopy.counts_sequence: payload["sequence"],
-            FederationCopy.signature_count: count,
-            FederationCopy.growth_day: count - await _count_a_day_ago(copy.id, now, count),
+            FederationCopy.signature_count: total,
+            FederationCopy.growth_day: total - await _count_a_day_ago(copy.id, now, total),
             FederationCopy.updated_at: now,
         }
     ).where(FederationCopy.id == copy.id)
-    if copy.petition is not None:
-        await _set_external_count(copy.petition, count)
-        await Petition.update({Petition.signature_count: count}).where(Petition.id == copy.petition)
-    return "ok"
 
 
 async def _count_a_day_ago(copy_id: int, now: float, current: int) -> int:

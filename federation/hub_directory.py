@@ -1,11 +1,13 @@
 """The hub's directory of federated petitions, ranked by recent growth (signatures gained
-in the last day, from the origins' cumulative reports), then by total."""
+in the last day, from every node's cumulative reports), then by total. The total shown is the
+federation-wide one: the hub's own signatures on its copy plus every node's latest report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from core.plugin_api import SignatureCount
 from federation.tables import FederationCopy, FederationPeer
 
 PAGE_SIZE = 50
@@ -27,6 +29,7 @@ async def listing(page: int = 1) -> Listing:
             FederationCopy.status,
             FederationCopy.signature_count,
             FederationCopy.growth_day,
+            FederationCopy.petition.id,
             FederationCopy.petition.slug,
             FederationCopy.petition.title,
             FederationCopy.petition.goal,
@@ -42,6 +45,7 @@ async def listing(page: int = 1) -> Listing:
         r["node_id"]: r["origin"]
         for r in await FederationPeer.select(FederationPeer.node_id, FederationPeer.origin)
     }
+    totals = await _totals([r["petition.id"] for r in rows[:PAGE_SIZE]])
     listed = [
         {
             "title": r["petition.title"],
@@ -49,7 +53,7 @@ async def listing(page: int = 1) -> Listing:
             "goal": r["petition.goal"],
             "url": r["url"],
             "status": r["status"],
-            "signatures": r["signature_count"],
+            "signatures": totals.get(r["petition.id"], r["signature_count"]),
             "growth_day": r["growth_day"],
             "node_id": r["origin_node"],
             "instance": origins.get(r["origin_node"], r["origin_node"]),
@@ -57,3 +61,17 @@ async def listing(page: int = 1) -> Listing:
         for r in rows[:PAGE_SIZE]
     ]
     return Listing(listed, page, len(rows) > PAGE_SIZE)
+
+
+async def _totals(petition_ids: list[int]) -> dict[int, int]:
+    """Current totals from the counter shards (local signatures and the external shard that
+    holds the other nodes' reports), so a signature on the hub's copy shows at once."""
+    if not petition_ids:
+        return {}
+    rows = await SignatureCount.select(SignatureCount.petition, SignatureCount.count).where(
+        SignatureCount.petition.is_in(petition_ids)
+    )
+    sums = dict.fromkeys(petition_ids, 0)
+    for row in rows:
+        sums[row["petition"]] += int(row["count"])
+    return sums

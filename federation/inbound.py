@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.plugin_api import plugin_logger, transaction
-from federation import copies
+from federation import boost_requests, copies, introductions, listings, pooled_reach, reach
 from federation.errors import FederationError
 from federation.events import Event, apply_key_revocation, apply_key_rotation, validate_event, verify_event
 from federation.identity import Identity, load_identity
 from federation.keyring import PinnedKeyStore
 from federation.peers import keystore, note_valid_request, remember_nonce, ring_of, save_ring
+from federation.relay import relayed
 from federation.tables import FederationPeer, FederationSeenEvent, FederationTransaction
 from federation.transactions import Transaction, parse_transaction
 from federation.verify import (
@@ -46,10 +47,16 @@ UNVERIFIED_SWITCH = "GROUNDSWELL_TEST_FEDERATION_UNVERIFIED"
 
 Handler = Callable[[Event, float], Awaitable[str]]
 HANDLERS: dict[str, Handler] = {
-    "petition.published": copies.apply_text,
-    "petition.updated": copies.apply_text,
-    "petition.closed": copies.apply_closed,
-    "petition.counts": copies.apply_counts,
+    "petition.published": relayed(copies.apply_text),
+    "petition.updated": relayed(copies.apply_text),
+    "petition.closed": relayed(copies.apply_closed),
+    "petition.counts": relayed(copies.apply_counts),
+    "node.listed": introductions.apply_listing,
+    "group.listed": listings.apply_group_listed,
+    "event.listed": listings.apply_event_listed,
+    "reach.report": reach.apply_reach_report,
+    "boost.request": boost_requests.apply_boost_request,
+    "boost.report": pooled_reach.apply_boost_report,
 }
 # A hook tests use to make the receiver fail after its work committed (the "500, then 200"
 # case); None in production.
@@ -186,7 +193,7 @@ async def receive_transaction(received: Received, path_txn_id: str) -> dict[str,
             stored = await _stored(key, body_hash)  # a copy that committed while we waited
             if stored is not None:
                 return stored
-            results = await apply_events(txn.events, received.store, now)
+            results = await apply_events(txn.events, received.store, now, sender=txn.origin)
             response = {"txn_id": txn.txn_id, "results": results}
             await FederationTransaction.insert(
                 FederationTransaction(
@@ -222,26 +229,55 @@ def _event_label(envelope: Any, index: int) -> str:
     return f"#{index}"
 
 
-async def apply_events(envelopes: Sequence[Any], store: PinnedKeyStore, now: float) -> dict[str, str]:
+async def apply_events(
+    envelopes: Sequence[Any], store: PinnedKeyStore, now: float, *, sender: str | None = None
+) -> dict[str, str]:
     """Apply events in order, each on its own: a refused event does not refuse the others.
-    Key events update `store` at once, so later events in the batch may use the new key."""
+    Key events update `store` at once, so later events in the batch may use the new key.
+    `sender` is the peer that sent them (transport); an event from another origin is a relayed
+    one and is checked by `introductions.verify_relayed`."""
     results: dict[str, str] = {}
     for index, envelope in enumerate(envelopes):
         label = _event_label(envelope, index)
         try:
-            results[label] = await _apply_one(envelope, store, now)
+            results[label] = await _apply_one(envelope, store, now, sender)
         except FederationError as exc:
             results[label] = exc.code
     return results
 
 
-async def _apply_one(envelope: Any, store: PinnedKeyStore, now: float) -> str:
+async def _apply_one(envelope: Any, store: PinnedKeyStore, now: float, sender: str | None = None) -> str:
+    """Claim the event's (origin, id) first, in the caller's transaction: a push and a
+    catch-up pull carrying the same event at the same moment then cannot both apply it (on
+    PostgreSQL the second waits on the first's claim and finds it taken). A refused event
+    gives its claim back, so a genuine copy of it can still be applied later."""
     validate_event(envelope)
     seen_key = f"{envelope['origin']} {envelope['id']}"
-    if await FederationSeenEvent.exists().where(FederationSeenEvent.key == seen_key):
+    claimed = (
+        await FederationSeenEvent.insert(FederationSeenEvent(key=seen_key, created_at=now))
+        .on_conflict(target=FederationSeenEvent.key, action="DO NOTHING")
+        .returning(FederationSeenEvent.id)
+    )
+    if not claimed:
         return "ok"  # delivered before: no second effect
+    try:
+        result = await _apply_claimed(envelope, store, now, sender)
+    except FederationError:
+        await FederationSeenEvent.delete().where(FederationSeenEvent.key == seen_key)
+        raise
+    if result != "ok":
+        await FederationSeenEvent.delete().where(FederationSeenEvent.key == seen_key)
+    return result
+
+
+async def _apply_claimed(envelope: Any, store: PinnedKeyStore, now: float, sender: str | None) -> str:
     kind = envelope["type"]
+    relayed_event = sender is not None and envelope["origin"] != sender
     if kind in ("key.rotated", "key.revoked"):
+        if relayed_event:
+            raise FederationError(
+                403, "relay_refused", "key events are accepted only from the node whose keys they change"
+            )
         ring = store.ring(envelope["origin"])
         if ring is None:
             raise FederationError(401, "unknown_key", f"node {envelope['origin']} is not paired here")
@@ -251,15 +287,17 @@ async def _apply_one(envelope: Any, store: PinnedKeyStore, now: float) -> str:
             updated = apply_key_revocation(ring, envelope["origin"], envelope)
         await save_ring(envelope["origin"], updated)
         store.pin(envelope["origin"], updated)
+        await introductions.keys_changed(envelope["origin"], now)
         result = "ok"
     else:
-        event = _unchecked_event(envelope) if _unverified() else verify_event(envelope, store)
+        if _unverified():
+            event = _unchecked_event(envelope)
+        elif relayed_event:
+            event = await introductions.verify_relayed(envelope, str(sender))
+        else:
+            event = verify_event(envelope, store)
         handler = HANDLERS.get(kind)
         result = await handler(event, now) if handler else "unsupported_type"
-    if result == "ok":
-        await FederationSeenEvent.insert(FederationSeenEvent(key=seen_key, created_at=now)).on_conflict(
-            target=FederationSeenEvent.key, action="DO NOTHING"
-        )
     return result
 
 

@@ -432,7 +432,7 @@ async def catch_up(node_id: str, *, now: float | None = None) -> int:
                 break
             store = await keystore()
             async with transaction():
-                await apply_events(page["events"], store, now)
+                await apply_events(page["events"], store, now, sender=peer.node_id)
                 await FederationPeer.update({FederationPeer.catch_up_cursor: str(page["next"])}).where(
                     FederationPeer.id == peer.id
                 )

@@ -28,6 +28,7 @@ from federation.identity import load_identity
 from federation.keyring import PinnedKeyStore
 from federation.outbound import client
 from federation.peers import add_peer, get_peer, remember_nonce, set_status
+from federation.publishing import report_all_counts, republish_to
 from federation.schemas import PAIR_REQUEST_SCHEMA
 from federation.tables import FederationInvite
 from federation.verify import Verifier, check_declared_length, normalize_origin
@@ -136,14 +137,19 @@ async def join(hub_url: str, token: str, fingerprint: str, now: float | None = N
         raise FederationError(response.status_code, "pairing_refused", f"the hub refused: {reason}")
     existing = await get_peer(document.node_id)
     if existing is None:
-        await add_peer(
-            node_id=document.node_id,
-            origin=hub_origin,
-            role="hub",
-            ring=document.ring,
-            status="pending",
-            now=now,
-        )
+        async with transaction():
+            await add_peer(
+                node_id=document.node_id,
+                origin=hub_origin,
+                role="hub",
+                ring=document.ring,
+                status="pending",
+                now=now,
+            )
+            # Petitions published before we joined: their current state and counts wait in
+            # the hub's queue (sent, or pulled by the hub's catch-up, once it approves us).
+            await republish_to([document.node_id], now)
+            await report_all_counts(now)
     return {"hub": document.node_id, "origin": hub_origin, "status": "pending"}
 
 

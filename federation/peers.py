@@ -126,6 +126,10 @@ async def set_status(node_id: str, status: str, now: float | None = None) -> Fed
     await FederationPeer.update(values).where(FederationPeer.id == peer.id)
     if status == "active":
         await wake_delivery(peer.node_id, "status")
+    # Imported here: introductions sends events through outbound, which builds on this module.
+    from federation.introductions import peer_status_changed
+
+    await peer_status_changed(peer.node_id)
     return await require_peer(peer.node_id)
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from core.plugin_api import NavItem, Plugin, Routes, instance_settings
 from federation.cli import federation
+from federation.listing_publishing import on_listing_changed
+from federation.listing_web import directory_events, directory_groups
+from federation.pooled_reach import register as register_reach_partners
 from federation.publishing import on_petition_changed, on_petition_closed, on_signature
 from federation.web import FederationAdmin, FederationApi, directory, well_known
 
@@ -23,19 +26,23 @@ def _nav() -> list[NavItem]:
     return items
 
 
+# The hub's instances become the boost engine's reach partners (used only while active).
+register_reach_partners()
+
 PLUGIN = Plugin(
     name="federation",
     version="1.0.0",
-    requires_api="1.0",
+    requires_api="1.1",  # listing.changed, current_listings
     title="Federation",
-    description="Pairs this node with a hub; publishes petitions and counts to it, signed.",
+    description="Pairs this node with a hub; publishes petitions, counts, groups and events to it, signed.",
     piccolo_app="federation.piccolo_app",
     routes=[
         Routes(handlers=[well_known, FederationApi, directory]),
+        Routes(handlers=[directory_groups, directory_events]),
         Routes(handlers=[FederationAdmin], role="admin"),
     ],
     templates_dir=Path(__file__).parent / "templates",
-    task_modules=["federation.tasks"],
+    task_modules=["federation.tasks", "federation.pooled_tasks"],
     nav_items=_nav(),
     events={
         "petition.published": on_petition_changed,
@@ -44,6 +51,7 @@ PLUGIN = Plugin(
         "petition.delivered": on_petition_closed,
         "signature.created": on_signature,
         "signature.confirmed": on_signature,
+        "listing.changed": on_listing_changed,
     },
     commands=[federation],
 )

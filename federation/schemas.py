@@ -118,6 +118,27 @@ PAYLOAD_SCHEMAS: dict[str, Schema] = {
         {"petition": PETITION_REF, "sequence": POSITIVE, "as_of": TIMESTAMP, "signatures": COUNT}
     ),
     "key.rotated": _object({"old_key": KEY_OBJECT, "new_key": KEY_OBJECT, "old_key_expires": TIMESTAMP}),
+    # Hub → instances: another node's keys, so relayed events can be checked against their origin.
+    "node.listed": _object(
+        {
+            "node_id": NODE_ID,
+            "origin": ORIGIN,
+            "role": {"enum": ["hub", "instance"]},
+            "keys": {"type": "array", "maxItems": 4, "items": KEY_OBJECT},
+            "old_keys": {
+                "type": "array",
+                "maxItems": 16,
+                "items": _object({**KEY_OBJECT["properties"], "expires": TIMESTAMP}),
+            },
+            "revoked_keys": {
+                "type": "array",
+                "maxItems": 256,
+                "items": _object({**KEY_OBJECT["properties"], "revoked_at": TIMESTAMP}),
+            },
+            "version": POSITIVE,
+            "listed": {"type": "boolean"},
+        }
+    ),
     "key.revoked": _object(
         {"key_id": KEY_ID, "revoked_at": TIMESTAMP, "reason": _text(500, 0)}, ["key_id", "revoked_at"]
     ),
@@ -181,6 +202,15 @@ PAYLOAD_SCHEMAS: dict[str, Schema] = {
             "signed": {"type": ["integer", "null"], "minimum": 0},
             "unsubscribed": {"type": ["integer", "null"], "minimum": 0},
             "refused": {"type": "boolean"},
+        }
+    ),
+    # Instance → hub: how many members it could mail for a federation-wide boost, rounded to
+    # tens (0 below the floor, or when the instance does not take part); see federation.reach.
+    "reach.report": _object(
+        {
+            "sequence": POSITIVE,
+            "as_of": TIMESTAMP,
+            "eligible": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1, "multipleOf": 10},
         }
     ),
 }

@@ -8,7 +8,7 @@ which both databases create with the table and accept as an ON CONFLICT target.
 
 from __future__ import annotations
 
-from piccolo.columns import DoublePrecision, ForeignKey, Integer, Text, Varchar
+from piccolo.columns import Boolean, DoublePrecision, ForeignKey, Integer, Text, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -128,6 +128,59 @@ class FederationReport(Table, tablename="federation_report"):
     reported_at = DoublePrecision(default=0.0)
 
 
+class FederationCountReport(Table, tablename="federation_count_report"):
+    """Every node: the latest `petition.counts` of each reporter for each petition (`petition_key`
+    is `origin:id`), sequence-checked. A node's total is its own local signatures plus the sum of
+    these rows for the petition, never including its own reports. The envelope is kept so the
+    hub can hand the current counts to an instance it approves later."""
+
+    key = Varchar(length=200, unique=True)
+    petition_key = Varchar(length=150, index=True)
+    reporter = Varchar(length=40)
+    sequence = Integer(default=0)
+    signatures = Integer(default=0)
+    as_of = Integer(default=0)
+    envelope = Text(default="")
+    updated_at = DoublePrecision(default=0.0)
+
+
+class FederationRelayState(Table, tablename="federation_relay_state"):
+    """Hub side: the latest origin-signed text event and status event of each federated
+    petition (`key` is `origin:id text` or `origin:id status`), with the version they carry, so
+    an instance approved later receives the current state exactly as the origin signed it."""
+
+    key = Varchar(length=160, unique=True)
+    petition_key = Varchar(length=150, index=True)
+    origin_node = Varchar(length=40, index=True)
+    version = Integer(default=0)
+    envelope = Text(default="")
+    updated_at = DoublePrecision(default=0.0)
+
+
+class FederationNodeListing(Table, tablename="federation_node_listing"):
+    """Hub side: the version of the latest `node.listed` sent about each peer (monotonic)."""
+
+    node_id = Varchar(length=40, unique=True)
+    version = Integer(default=0)
+    listed = Boolean(default=True)
+    updated_at = DoublePrecision(default=0.0)
+
+
+class FederationIntroducedNode(Table, tablename="federation_introduced_node"):
+    """Instance side: a node the hub introduced with `node.listed`. Kept apart from
+    `federation_peer` on purpose: these keys verify only events the hub relays, and never a
+    transport signature (the transport key store is built from peers alone)."""
+
+    node_id = Varchar(length=40, unique=True)
+    origin = Varchar(length=300, default="")
+    role = Varchar(length=12, default="instance")
+    keys = Text(default="[]")
+    version = Integer(default=0)
+    listed = Boolean(default=False)
+    introduced_by = Varchar(length=40, default="")
+    updated_at = DoublePrecision(default=0.0)
+
+
 TABLES = [
     FederationPeer,
     FederationInvite,
@@ -138,4 +191,8 @@ TABLES = [
     FederationCopy,
     FederationCountSample,
     FederationReport,
+    FederationCountReport,
+    FederationRelayState,
+    FederationNodeListing,
+    FederationIntroducedNode,
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from core.plugin_api import OutboxWork, RetryLater, outbox_handler, periodic, plugin_logger
-from federation import outbound, publishing
+from federation import listing_publishing, outbound, publishing
 from federation.pairing import CATCH_UP_TOPIC
 from federation.peers import DELIVER_TOPIC
 from federation.tables import FederationNonce, FederationOutbound, FederationSeenEvent, FederationTransaction
@@ -37,7 +37,7 @@ async def report_counts(work: OutboxWork) -> None:
     await publishing.report_counts(int(work.payload["petition_id"]))
 
 
-@periodic("federation.sweep", every_seconds=15)
+@periodic("federation.sweep", every_seconds=15, transactional=False)  # HTTP to peers
 async def sweep(_: OutboxWork) -> None:
     for node_id in await outbound.due_peers(time.time()):
         log.info("federation delivery %s", await outbound.deliver_to_peer(node_id))
@@ -48,7 +48,15 @@ async def report_all_counts(_: OutboxWork) -> None:
     await publishing.report_all_counts()
 
 
-@periodic("federation.catch_up_all", every_seconds=3600)
+@periodic("federation.send_missing_listings", every_seconds=600)
+async def send_missing_listings(_: OutboxWork) -> None:
+    """Groups and events listed before this instance was paired reach the hub within minutes."""
+    queued = await listing_publishing.send_missing_listings()
+    if queued:
+        log.info("federation: %d group and event listings queued for the hub", queued)
+
+
+@periodic("federation.catch_up_all", every_seconds=3600, transactional=False)  # HTTP to peers
 async def catch_up_all(_: OutboxWork) -> None:
     for node_id in await outbound.all_peers():
         try:

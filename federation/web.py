@@ -18,6 +18,7 @@ from litestar.response import Redirect, Template
 
 from core.plugin_api import Form, NotFound, field
 from federation import hub_directory, outbound, pairing
+from federation.boost_requests import received_requests
 from federation.canonical import canonical_json, loads_strict
 from federation.errors import FederationError
 from federation.identity import discovery_document, load_identity
@@ -115,6 +116,7 @@ async def _admin_context(**extra: Any) -> dict[str, Any]:
         "peers": await peer_views(),
         "invites": invites,
         "dead_letters": await outbound.dead_letters(50),
+        "boost_requests": await received_requests() if identity.role != "hub" else [],
         "now": now,
         "when": _when,
         **extra,

@@ -62,6 +62,16 @@ EXAMPLES = {
         "as_of": NOW,
         "signatures": 5120,
     },
+    "node.listed": {
+        "node_id": "gs-bbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "origin": "https://council.example.org",
+        "role": "instance",
+        "keys": [{"key_id": "b" * 52, "public_key": "A" * 43}],
+        "old_keys": [{"key_id": "c" * 52, "public_key": "B" * 43, "expires": NOW + 86400}],
+        "revoked_keys": [],
+        "version": 3,
+        "listed": True,
+    },
     "group.listed": {
         "group": {
             "id": "g-1",
@@ -102,6 +112,7 @@ EXAMPLES = {
         "unsubscribed": None,
         "refused": False,
     },
+    "reach.report": {"sequence": 3, "as_of": NOW, "eligible": 1230},
 }
 
 

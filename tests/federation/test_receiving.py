@@ -3,6 +3,8 @@ petitions, idempotency, one transaction in flight per peer, ordering, and failur
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.accounts.api_tokens import create_api_token
@@ -64,6 +66,39 @@ async def test_a_duplicate_delivery_has_one_effect(client, peer):
     assert await Petition.count().where(Petition.origin_node == peer.node_id) == 1
     assert await FederationCountSample.count() == 1
     assert await FederationSeenEvent.count() == 2
+
+
+async def test_a_push_and_a_catch_up_applying_the_same_event_at_once_have_one_effect(client, peer):
+    from core.outbox import transaction
+    from federation.peers import keystore
+
+    await peer.send(client, [peer.event("petition.published", peer.petition())])
+    report = peer.event("petition.counts", peer.counts("p-1", 1, 9))
+    store = await keystore()
+
+    async def apply() -> dict[str, str]:
+        async with transaction():
+            results = await inbound.apply_events([report], store, 1_760_000_000, sender=peer.node_id)
+            await asyncio.sleep(0.05)  # hold the transaction open while the other one tries
+            return results
+
+    first, second = await asyncio.gather(apply(), apply())
+    assert set(first.values()) == set(second.values()) == {"ok"}
+    assert await FederationCountSample.count() == 1
+
+
+async def test_a_refused_event_leaves_no_mark_and_its_genuine_copy_is_applied_later(client, peer):
+    genuine = peer.event("petition.published", peer.petition())
+    forged = {
+        **genuine,
+        "payload": {**genuine["payload"], "petition": {**genuine["payload"]["petition"], "title": "Forged"}},
+    }
+    refused = await peer.send(client, [forged])
+    assert set(refused.json()["results"].values()) == {"signature_invalid"}
+    assert await FederationSeenEvent.count() == 0
+    accepted = await peer.send(client, [genuine])
+    assert set(accepted.json()["results"].values()) == {"ok"}
+    assert (await _copy(peer)).title == "Save the river library (v1)"
 
 
 async def test_the_same_idempotency_key_with_a_different_body_is_a_409(client, peer):
