@@ -5,13 +5,8 @@ what it must; a suspended peer waits; and the send endpoint resists tampering ov
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shlex
-import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,137 +14,39 @@ import pytest
 from federation.httpsig import sign_request
 from federation.keys import load_private_key
 from federation.transactions import build_transaction, new_txn_id, send_path
+from tests.e2e.federation_nodes import (
+    ADMIN,
+    Node,
+    create_petition,
+    federation_of,
+    hub_petitions,
+    join_command,
+    node_database,
+    pair,
+)
 from tests.e2e.test_serve import sign_in_with
 from tests.support.forms import csrf_token_in
-from tests.support.processes import Instance, Server, free_port, wait_until
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
 
-ADMIN = "ada@example.org"
-
-
-@pytest.fixture(autouse=True)
-def _schema() -> None:
-    """Every node is a child process with its own database."""
-
-
-@pytest.fixture(autouse=True)
-def _clean() -> None:
-    """Nothing to empty in the session database."""
-
-
-class Node:
-    def __init__(self, root: Path, role: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.instance = Instance.create(root, ROLE=role, PUBLIC_URL=self.url, LOG_LEVEL="info")
-        self.server: Server | None = None
-        self.token = ""
-
-    def run(self, *args: str, **kwargs):
-        return self.instance.run(*args, **kwargs)
-
-    def run_ok(self, *args: str, **kwargs):
-        return self.instance.run_ok(*args, **kwargs)
-
-    @contextlib.contextmanager
-    def serving(self) -> Iterator[Server]:
-        process, out, err, started = self.instance._start(
-            "serve", ["serve", "--host", "127.0.0.1", "--port", str(self.port)], None
-        )
-        server = Server("groundswell serve", process, out, err, started, port=self.port)
-        try:
-            server.wait_until_answers("/readyz")
-            self.server = server
-            yield server
-        finally:
-            server.stop()
-
-    def keys(self) -> dict:
-        return json.loads(self.run_ok("federation", "keys", "--json").stdout)
-
-    def peers(self) -> list[dict]:
-        return json.loads(self.run_ok("federation", "peers", "--json").stdout)
-
-    def api(self) -> httpx.Client:
-        if not self.token:
-            self.run_ok("admin", "create", ADMIN)
-            self.token = self.run_ok("token", "create", ADMIN).last_line
-        return httpx.Client(base_url=self.url, headers={"OSDI-API-Token": self.token}, timeout=10)
-
-    def sql(self, statement: str, *args) -> list:
-        with contextlib.closing(sqlite3.connect(self.instance.data_dir / "groundswell.sqlite3")) as db:
-            rows = db.execute(statement, args).fetchall()
-            db.commit()
-            return rows
-
-
-def join_command(invite_output: str) -> list[str]:
-    line = invite_output.strip().splitlines()[-1]
-    assert line.startswith("groundswell federation join "), invite_output
-    return shlex.split(line)[1:]
-
-
-def pair(hub: Node, node: Node) -> str:
-    invite = hub.run_ok("federation", "invite", "--origin", node.url)
-    node.run_ok(*join_command(invite.stdout))
-    node_id = node.keys()["node_id"]
-    assert [(p["node_id"], p["status"]) for p in hub.peers()][-1] == (node_id, "pending")
-    assert {(p["origin"], p["status"]) for p in node.peers()} == {(hub.url, "pending")}
-    hub.run_ok("federation", "approve", node_id)
-    wait_until(lambda: node.peers()[0]["status"] == "active", timeout=30, interval=0.5)
-    return node_id
-
-
-def hub_petitions(hub: Node) -> list[dict]:
-    with hub.api() as api:
-        return api.get("/api/v1/petitions", params={"per_page": 100}).json()["_embedded"]["osdi:petitions"]
-
 
 @pytest.fixture(scope="module")
-def federation_nodes(tmp_path_factory) -> Iterator[tuple[Node, Node, Node]]:
-    hub = Node(tmp_path_factory.mktemp("hub"), "hub")
-    one = Node(tmp_path_factory.mktemp("instance-one"), "instance")
-    two = Node(tmp_path_factory.mktemp("instance-two"), "instance")
-    with hub.serving(), one.serving(), two.serving():
-        yield hub, one, two
+def federation_nodes(tmp_path_factory) -> Iterator[list[Node]]:
+    with federation_of("hub", "instance", "instance", root=tmp_path_factory.mktemp("federation")) as nodes:
+        yield nodes
 
 
 def test_three_nodes_pair_publish_update_close_and_counts_converge(federation_nodes):
     hub, one, two = federation_nodes
     document = httpx.get(hub.url + "/.well-known/groundswell").json()
     assert document["role"] == "hub" and document["keys"][0]["fingerprint"] == hub.keys()["fingerprint"]
+    create_petition(two, "Keep the library open on Sundays", signatures=2)  # before joining
     one_id, two_id = pair(hub, one), pair(hub, two)
     assert {p["node_id"]: p["status"] for p in hub.peers()} == {one_id: "active", two_id: "active"}
 
-    created = {}
-    for node, title in (
-        (one, "Open the Riverside pool all summer"),
-        (two, "Plant a hundred trees on Elm street"),
-    ):
-        with node.api() as api:
-            response = api.post(
-                "/api/v1/petitions",
-                json={
-                    "title": title,
-                    "petition_text": "We want this done this year, for everyone in the district.",
-                    "target": [{"name": "The Council", "title": "City council"}],
-                },
-            )
-            assert response.status_code == 201, response.text
-            created[node] = response.json()
-            pid = created[node]["identifiers"][0].split(":")[-1]
-            for n in range(3 if node is one else 1):
-                signed = api.post(
-                    f"/api/v1/petitions/{pid}/record_signature_helper",
-                    json={
-                        "person": {
-                            "email_addresses": [{"address": f"s{n}@example.org"}],
-                            "given_name": f"S{n}",
-                        }
-                    },
-                )
-                assert signed.status_code in (200, 201), signed.text
+    pid = create_petition(one, "Open the Riverside pool all summer", signatures=3)
+    create_petition(two, "Plant a hundred trees on Elm street", signatures=1)
 
     def converged():
         listed = {p["title"]: p for p in hub_petitions(hub)}
@@ -157,9 +54,12 @@ def test_three_nodes_pair_publish_update_close_and_counts_converge(federation_no
             listed.get("Open the Riverside pool all summer"),
             listed.get("Plant a hundred trees on Elm street"),
         )
+        earlier = listed.get("Keep the library open on Sundays")
         return (
             pool
             and trees
+            and earlier
+            and earlier["total_signatures"] == 2
             and pool["total_signatures"] == 3
             and trees["total_signatures"] == 1
             and (pool, trees)
@@ -172,7 +72,6 @@ def test_three_nodes_pair_publish_update_close_and_counts_converge(federation_no
     assert "Open the Riverside pool all summer" in directory and one.url in directory
     assert directory.index("Open the Riverside pool") < directory.index("Plant a hundred trees")
 
-    pid = created[one]["identifiers"][0].split(":")[-1]
     with one.api() as api:
         changed = api.put(
             f"/api/v1/petitions/{pid}", json={"title": "Open the Riverside pool all summer long"}
@@ -203,29 +102,30 @@ def test_three_nodes_pair_publish_update_close_and_counts_converge(federation_no
 
 def test_a_reused_an_expired_and_a_mismatched_invite_are_refused(federation_nodes, tmp_path):
     hub, one, two = federation_nodes
-    third = Node(tmp_path / "third", "instance")
-    with third.serving():
-        invite = hub.run_ok("federation", "invite", "--origin", third.url)
-        third.run_ok(*join_command(invite.stdout))
-        reused = third.run(*join_command(invite.stdout))
-        assert reused.returncode == 1 and "invite_used" in reused.stderr, reused.describe()
+    with node_database() as url:
+        third = Node(tmp_path / "third", "instance", database_url=url)
+        with third.serving():
+            invite = hub.run_ok("federation", "invite", "--origin", third.url)
+            third.run_ok(*join_command(invite.stdout))
+            reused = third.run(*join_command(invite.stdout))
+            assert reused.returncode == 1 and "invite_used" in reused.stderr, reused.describe()
 
-        expired = hub.run_ok("federation", "invite", "--origin", third.url)
-        hub.sql("UPDATE federation_invite SET expires_at = 1 WHERE used_at = 0")
-        refused = third.run(*join_command(expired.stdout))
-        assert refused.returncode == 1 and "invite_expired" in refused.stderr, refused.describe()
+            expired = hub.run_ok("federation", "invite", "--origin", third.url)
+            hub.sql("UPDATE federation_invite SET expires_at = 1 WHERE used_at = 0")
+            refused = third.run(*join_command(expired.stdout))
+            assert refused.returncode == 1 and "invite_expired" in refused.stderr, refused.describe()
 
-        # An invite for `third`'s origin, used by a node that claims that origin: the hub
-        # fetches the document from the origin and finds another node there.
-        for_third = hub.run_ok("federation", "invite", "--origin", third.url)
-        impostor = one.run(*join_command(for_third.stdout), env={"GROUNDSWELL_PUBLIC_URL": third.url})
-        assert impostor.returncode == 1 and "node_mismatch" in impostor.stderr, impostor.describe()
+            # An invite for `third`'s origin, used by a node that claims that origin: the hub
+            # fetches the document from the origin and finds another node there.
+            for_third = hub.run_ok("federation", "invite", "--origin", third.url)
+            impostor = one.run(*join_command(for_third.stdout), env={"GROUNDSWELL_PUBLIC_URL": third.url})
+            assert impostor.returncode == 1 and "node_mismatch" in impostor.stderr, impostor.describe()
 
-        wrong_print = hub.run_ok("federation", "invite", "--origin", third.url)
-        args = join_command(wrong_print.stdout)
-        args[-1] = two.keys()["fingerprint"]
-        mismatch = third.run(*args)
-        assert mismatch.returncode == 1 and "fingerprint" in mismatch.stderr, mismatch.describe()
+            wrong_print = hub.run_ok("federation", "invite", "--origin", third.url)
+            args = join_command(wrong_print.stdout)
+            args[-1] = two.keys()["fingerprint"]
+            mismatch = third.run(*args)
+            assert mismatch.returncode == 1 and "fingerprint" in mismatch.stderr, mismatch.describe()
 
 
 def test_a_suspended_instance_is_refused_and_its_events_wait(federation_nodes):

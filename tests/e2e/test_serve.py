@@ -33,17 +33,6 @@ pytestmark = pytest.mark.slow
 ADMIN = "ada@example.org"
 
 
-@pytest.fixture(autouse=True)
-def _schema() -> None:
-    """Every instance here is a child process with its own database: the session database
-    is not needed, so the harness's migrate step is skipped."""
-
-
-@pytest.fixture(autouse=True)
-def _clean() -> None:
-    """Nor are its tables emptied between tests."""
-
-
 def report_ready_time(request: pytest.FixtureRequest, label: str, server: Server) -> None:
     """Make the measured start-up time visible in the test output (and the junit XML)."""
     assert server.ready_after is not None
