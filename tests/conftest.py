@@ -33,6 +33,26 @@ os.environ["GROUNDSWELL_LOG_LEVEL"] = "warning"
 import core  # noqa: E402,F401  (sets PICCOLO_CONF)
 from tests.support.database import clean_database, migrate_once  # noqa: E402
 
+# Modules that each take about a minute or more (measured with --durations), longest first.
+# They are dealt out to the xdist workers before everything else (pyproject's addopts turn off
+# xdist's reordering by test count), so they overlap the many short tests instead of trailing
+# them: the suite then takes about as long as its longest module, not that plus the rest.
+LONGEST_FIRST = (
+    "tests/e2e/test_federation_pooled_reach.py",
+    "tests/e2e/test_federation.py",
+    "tests/e2e/test_federation_offline.py",
+    "tests/browser/test_events.py",
+    "tests/e2e/test_federation_attacks.py",
+    "tests/e2e/test_federation_relay.py",
+    "tests/e2e/test_federation_listings.py",
+    "tests/e2e/test_serve.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _PG_URL:
