@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.outbox import OutboxWork, enqueue, handler
+from core.outbox import NewWork, OutboxWork, enqueue_many, handler
 from core.plugins import host
 from core.plugins.declaration import EVENTS, Event, Plugin
 
@@ -46,8 +46,8 @@ async def emit(event: str, key: str, data: dict[str, Any]) -> int:
     if event not in EVENTS:
         log.error("emit of unknown event %r ignored (known: %s)", event, ", ".join(EVENTS))
         return 0
-    subscribers = [p for p in host.active_plugins() if event in p.events]
-    if not subscribers:
+    names = [p.name for p in host.active_plugins() if event in p.events]
+    if not names:
         return 0
     payload = {"event": event, "key": key, "data": data, "occurred_at": datetime.now(UTC).isoformat()}
     try:
@@ -55,14 +55,12 @@ async def emit(event: str, key: str, data: dict[str, Any]) -> int:
     except (TypeError, ValueError) as exc:
         log.error("event %s %s not emitted: its data is not JSON (%s)", event, key, exc)
         return 0
-    queued = 0
-    for plugin in subscribers:
-        topic = topic_for(plugin.name)
-        try:
-            queued += await enqueue(topic, f"{topic}:{event}:{key}"[:300], payload)
-        except Exception:
-            log.exception("event %s %s not queued for plugin %s", event, key, plugin.name)
-    return queued
+    work = [NewWork(topic, f"{topic}:{event}:{key}"[:300], payload) for topic in map(topic_for, names)]
+    try:
+        return await enqueue_many(work)
+    except Exception:
+        log.exception("event %s %s not queued for plugins %s", event, key, ", ".join(names))
+        return 0
 
 
 async def deliver(work: OutboxWork) -> None:

@@ -21,11 +21,13 @@ from typing import Any
 import pytest
 
 from core.outbox import (
+    NewWork,
     OutboxWork,
     PermanentFailure,
     RetryLater,
     drain,
     enqueue,
+    enqueue_many,
     handler,
     release_claims,
     transaction,
@@ -95,6 +97,24 @@ async def test_enqueueing_the_same_key_concurrently_queues_once(announced: list[
     results = await asyncio.gather(*(enqueue("test.race", "only-once") for _ in range(5)))
     assert sorted(results) == [False, False, False, False, True]
     assert await OutboxItem.count().where(OutboxItem.key == "only-once") == 1
+
+
+async def test_enqueueing_several_at_once_skips_keys_already_queued(announced: list[str]) -> None:
+    await enqueue("test.many.a", "a:event:1")
+    announced.clear()
+    async with transaction():
+        queued = await enqueue_many(
+            [
+                NewWork("test.many.a", "a:event:1", {"n": 2}),  # already queued: skipped
+                NewWork("test.many.b", "b:event:1"),
+                NewWork("test.many.c", "c:event:1", {"n": 3}),
+            ]
+        )
+        assert announced == []
+    assert queued == 2
+    assert announced == ["test.many.b", "test.many.c"]
+    assert await OutboxItem.count() == 3
+    assert await enqueue_many([]) == 0
 
 
 async def test_enqueueing_outside_a_transaction_announces_at_once(announced: list[str]) -> None:
