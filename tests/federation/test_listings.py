@@ -55,13 +55,16 @@ def as_hub(monkeypatch):
 
 
 async def _delivered(stub: StubHub) -> list[dict]:
-    """Every listing event the instance queued, as the stub hub applied them, in order.
+    """Every listing event the instance queued, as the stub hub applied them, oldest version first.
     Delivery is at-least-once (a batch may be sent again when an answer is slow), so what
     counts is each event id, once, as a real hub deduplicates them."""
     for topic in ("plugin.event.federation", "federation.deliver"):
         await wait_for_outbox(topic=topic, timeout=20)
     await outbound.deliver_to_peer(stub.node_id)
-    return [e for e in stub.applied.values() if e["type"] in ("group.listed", "event.listed")]
+    listed = [e for e in stub.applied.values() if e["type"] in ("group.listed", "event.listed")]
+    # Batches may cross on the way (the worker and this test both deliver), so the order the
+    # hub applied them in is not always the order they were made: versions say which is newer.
+    return sorted(listed, key=lambda e: (e["payload"].get("group") or e["payload"]["event"])["version"])
 
 
 def _group(local_id: str = "7", version: int = 1, **changes) -> dict:
