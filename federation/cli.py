@@ -189,7 +189,16 @@ def deliver() -> None:
 @friendly
 def catch_up(node_id: str) -> None:
     """Pull the events NODE_ID queued for this node (after an outage)."""
-    received = _run(lambda: outbound.catch_up(node_id))
+
+    async def go() -> int:
+        peer = await FederationPeer.objects().where(FederationPeer.node_id == node_id).first()
+        if peer is None:
+            raise UserError(f"no peer {node_id}; `groundswell federation peers` lists them")
+        if peer.status != "active":
+            raise UserError(f"peer {node_id} is {peer.status}; only an active peer is caught up with")
+        return await outbound.catch_up(node_id)
+
+    received = _run(go)
     click.echo(f"{received} events received from {node_id}.")
 
 

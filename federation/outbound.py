@@ -418,7 +418,12 @@ async def catch_up(node_id: str, *, now: float | None = None) -> int:
             path = f"/federation/v1/events?since={peer.catch_up_cursor}"
             url = peer.origin + path
             headers = sign_request("GET", url, identity.transport_key(time.time()), now=int(time.time()))
-            response = await http.get(url, headers=headers)
+            try:
+                response = await http.get(url, headers=headers)
+            except httpx.HTTPError as exc:
+                raise FederationError(
+                    502, "peer_unreachable", f"cannot reach {peer.origin}: {exc or type(exc).__name__}"
+                ) from None
             if response.status_code != 200:
                 code, message = _error_of(response)
                 raise FederationError(

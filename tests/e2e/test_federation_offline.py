@@ -421,6 +421,12 @@ def test_a_hub_offline_for_three_days_gets_every_event_once_and_catch_up_fills_a
                 Retry(state["failures"], state["next_attempt_at"] - clock.now(), state["last_error"])
             )
 
+        # Pulling from a hub that is down, or from a node that is no peer, fails in one line.
+        for node_id, expected in ((hub_id, f"cannot reach {hub.url}"), ("gs-nobody", "no peer gs-nobody")):
+            refused = instance.run("federation", "catch-up", node_id)
+            assert refused.returncode == 1 and expected in refused.stderr, refused.describe()
+            assert len(refused.stderr.strip().splitlines()) == 1, refused.describe()
+
         # The instance also queues periodic reports of its own (pooled reach); the petitions'
         # events are what this test made happen.
         during_outage = [
