@@ -34,23 +34,35 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
+async def _store_newer(
+    table: type[FederationGroupListing] | type[FederationEventListing],
+    origin: str,
+    listing: dict[str, Any],
+    listed: bool,
+    fields: dict[Any, Any],
+    now: float,
+) -> None:
+    """Create the listing's row if it is new, then take this version's fields only if it is
+    newer than the one stored."""
+    key = f"{origin}:{listing['id']}"
+    await table.insert(
+        table(key=key, origin_node=origin, local_id=listing["id"], version=0, updated_at=now)
+    ).on_conflict(target=table.key, action="DO NOTHING")
+    await table.update(
+        {table.version: listing["version"], table.listed: listed, table.updated_at: now, **fields}
+    ).where((table.key == key) & (table.version < listing["version"]))
+
+
 async def store_group(origin: str, group: dict[str, Any], listed: bool, now: float) -> None:
-    key = f"{origin}:{group['id']}"
-    await FederationGroupListing.insert(
-        FederationGroupListing(key=key, origin_node=origin, local_id=group["id"], version=0, updated_at=now)
-    ).on_conflict(target=FederationGroupListing.key, action="DO NOTHING")
-    await FederationGroupListing.update(
-        {
-            FederationGroupListing.version: group["version"],
-            FederationGroupListing.listed: listed,
-            FederationGroupListing.name: group["name"],
-            FederationGroupListing.kind: group["kind"],
-            FederationGroupListing.description: group.get("description", ""),
-            FederationGroupListing.region: (group.get("scope") or {}).get("region", ""),
-            FederationGroupListing.url: group["url"],
-            FederationGroupListing.updated_at: now,
-        }
-    ).where((FederationGroupListing.key == key) & (FederationGroupListing.version < group["version"]))
+    table = FederationGroupListing
+    fields = {
+        table.name: group["name"],
+        table.kind: group["kind"],
+        table.description: group.get("description", ""),
+        table.region: (group.get("scope") or {}).get("region", ""),
+        table.url: group["url"],
+    }
+    await _store_newer(table, origin, group, listed, fields, now)
 
 
 async def store_event(origin: str, event: dict[str, Any], listed: bool, now: float) -> None:
@@ -58,28 +70,21 @@ async def store_event(origin: str, event: dict[str, Any], listed: bool, now: flo
     ends_at = event.get("ends_at", event["starts_at"])
     if ends_at < event["starts_at"]:
         raise FederationError(400, "schema_invalid", "event.listed payload: the event ends before it starts")
-    key = f"{origin}:{event['id']}"
-    await FederationEventListing.insert(
-        FederationEventListing(key=key, origin_node=origin, local_id=event["id"], version=0, updated_at=now)
-    ).on_conflict(target=FederationEventListing.key, action="DO NOTHING")
-    await FederationEventListing.update(
-        {
-            FederationEventListing.version: event["version"],
-            FederationEventListing.listed: listed,
-            FederationEventListing.title: event["title"],
-            FederationEventListing.description: event.get("description", ""),
-            FederationEventListing.starts_at: event["starts_at"],
-            FederationEventListing.ends_at: ends_at,
-            FederationEventListing.timezone: event["timezone"],
-            FederationEventListing.online: event["online"],
-            FederationEventListing.venue: event.get("venue", ""),
-            FederationEventListing.locality: event.get("locality", ""),
-            FederationEventListing.region: (event.get("scope") or {}).get("region", ""),
-            FederationEventListing.group_name: (event.get("group") or {}).get("name", ""),
-            FederationEventListing.url: event["url"],
-            FederationEventListing.updated_at: now,
-        }
-    ).where((FederationEventListing.key == key) & (FederationEventListing.version < event["version"]))
+    table = FederationEventListing
+    fields = {
+        table.title: event["title"],
+        table.description: event.get("description", ""),
+        table.starts_at: event["starts_at"],
+        table.ends_at: ends_at,
+        table.timezone: event["timezone"],
+        table.online: event["online"],
+        table.venue: event.get("venue", ""),
+        table.locality: event.get("locality", ""),
+        table.region: (event.get("scope") or {}).get("region", ""),
+        table.group_name: (event.get("group") or {}).get("name", ""),
+        table.url: event["url"],
+    }
+    await _store_newer(table, origin, event, listed, fields, now)
 
 
 async def apply_group_listed(event: Event, now: float) -> str:

@@ -91,8 +91,9 @@ class FederationNonce(Table, tablename="federation_nonce"):
 
 class FederationCopy(Table, tablename="federation_copy"):
     """The hub's record of a federated petition: which core Petition row holds its text, the
-    highest text version, status version and count sequence applied (so old or repeated
-    events change nothing), and the latest cumulative count."""
+    highest text version and status version applied (so old or repeated events change
+    nothing), and the latest federation-wide count (each reporter's latest report is in
+    `federation_count_report`)."""
 
     key = Varchar(length=150, unique=True)
     origin_node = Varchar(length=40, index=True)
@@ -103,7 +104,6 @@ class FederationCopy(Table, tablename="federation_copy"):
     status = Varchar(length=12, default="published")
     closed_at = DoublePrecision(default=0.0)
     url = Text(default="")
-    counts_sequence = Integer(default=0)
     signature_count = Integer(default=0)
     growth_day = Integer(default=0, index=True)
     first_seen_at = DoublePrecision(default=0.0)
