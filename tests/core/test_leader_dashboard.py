@@ -4,7 +4,7 @@ closing and delivering, the growth chart, sources, comments and the signers expo
 import csv
 import io
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -371,7 +371,9 @@ async def test_daily_signatures_cover_every_day_of_the_petition_with_zeros():
     petition = await submit_petition(petition.id, trusted=True)
     await sign(petition.id, SignatureInput(name="Ann Able", email="ann@example.org"))
     await sign(petition.id, SignatureInput(name="Bob Baker", email="bob@example.org"))
-    published = datetime.now(UTC) - timedelta(days=3)
+    # Early in the day three days ago, so the signature an hour later falls on the same day
+    # whatever the time of day the suite runs.
+    published = datetime.combine(datetime.now(UTC).date() - timedelta(days=3), time(1), UTC)
     await Petition.update({Petition.published_at: published}).where(Petition.id == petition.id)
     await Signature.update({Signature.created_at: published + timedelta(hours=1)}).where(
         Signature.id == (await Signature.select(Signature.id).first())["id"]
