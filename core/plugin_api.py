@@ -29,6 +29,7 @@ from core.boost.remote import (
     register_reach_provider,
 )
 from core.errors import Conflict, Forbidden, Gone, NotFound, UserError
+from core.groups.service import leads_group
 from core.groups.tables import Group
 from core.listings.service import Listing, announce_listing, current_listings
 from core.mail import OutgoingMail, queue_mail
@@ -113,6 +114,7 @@ __all__ = [
     "hosted_results",
     "instance_settings",
     "iso",
+    "leads_group",
     "link",
     "local_signatures",
     "mail_hosted_sample",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.accounts.logins import ensure_login
+from core.accounts.roles import Viewer
 from core.errors import Conflict, NotFound, UserError
 from core.groups.tables import GROUP_KINDS, Group, GroupLeader
 from core.listings.service import announce_listing
@@ -165,6 +166,19 @@ async def add_leader(group_id: int, email: str) -> None:
 
 async def remove_leader(group_id: int, login_id: int) -> None:
     await GroupLeader.delete().where((GroupLeader.group == group_id) & (GroupLeader.login == login_id))
+
+
+async def leads_group(viewer: Viewer, group_id: int | None) -> bool:
+    """Whether `viewer` may act for this group: staff for every group, a leader only for the
+    groups an admin named them leader of. The role is checked too, so a leader demoted to
+    member loses the right at once even though the group still lists them."""
+    if viewer.has_role("staff"):
+        return True
+    if group_id is None or not viewer.has_role("leader"):
+        return False
+    return await GroupLeader.exists().where(
+        (GroupLeader.group == group_id) & (GroupLeader.login == viewer.login_id)
+    )
 
 
 async def leaders_of(group_id: int) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 

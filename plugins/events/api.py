@@ -1,9 +1,10 @@
 """OSDI events and attendances (HAL+JSON under /api/v1/), with record_attendance_helper.
 
 Any member's token reads the listed events (public and published), as the site shows them to
-anyone; staff tokens read every event. Attendances are member data: staff, or the event's
-host, only. The helper RSVPs a person (found or created) — "accepted" or "tentative" takes a
-place or joins the waitlist, "declined" cancels — and may mark them as attended.
+anyone; staff tokens read every event. Attendances are member data: only who manages the
+event (its host, its group's leaders, staff) reads or records them. The helper RSVPs a
+person (found or created) — "accepted" or "tentative" takes a place or joins the waitlist,
+"declined" cancels — and may mark them as attended.
 """
 
 from __future__ import annotations
@@ -116,16 +117,17 @@ def attendance_resource(row: dict[str, Any]) -> dict[str, Any]:
 async def _readable_event(event_id: int, viewer: Viewer) -> Event:
     event = await service.get_event(event_id)
     listed = event.status in ("published", "cancelled")
-    if not listed and not service.may_manage(event, viewer):
+    if not listed and not await service.may_manage(event, viewer):
         raise NotFound("There is no such event.")
     return event
 
 
 async def _managed_event(event_id: int, viewer: Viewer) -> Event:
     event = await service.get_event(event_id)
-    if not (viewer.has_role("staff") or event.host == viewer.person_id):
+    if not await service.may_manage(event, viewer):
         raise Forbidden(
-            "Attendances are member data: only staff and the event's host can read or record them."
+            "Attendances are member data: only the event's host, its group's leaders and staff "
+            "can read or record them."
         )
     return event
 

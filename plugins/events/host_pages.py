@@ -26,7 +26,7 @@ def _viewer(request: Request) -> Viewer:
 
 async def _managed(request: Request, event_id: int) -> Event:
     event = await service.get_event(event_id)
-    service.ensure_may_manage(event, _viewer(request))
+    await service.ensure_may_manage(event, _viewer(request))
     return event
 
 

@@ -65,7 +65,7 @@ async def event_context(event: Event, request: Request, **extra: Any) -> dict[st
         "seats_taken": seats,
         "full": event.capacity is not None and seats >= event.capacity,
         "places_left": None if event.capacity is None else max(event.capacity - seats, 0),
-        "may_manage": service.may_manage(event, viewer),
+        "may_manage": await service.may_manage(event, viewer),
         "google_link": ical.google_link(event),
         "outlook_link": ical.outlook_link(event),
         "values": {},

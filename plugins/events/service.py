@@ -20,6 +20,7 @@ from core.plugin_api import (
     UserError,
     Viewer,
     get_petition_by_slug,
+    leads_group,
     plugin_config,
     targets_of,
     transaction,
@@ -48,14 +49,18 @@ def needs_approval(viewer: Viewer) -> bool:
     return not viewer.has_role("leader") and bool(_config("member_events_need_approval", True))
 
 
-def may_manage(event: Event, viewer: Viewer | None) -> bool:
-    """The host, or a leader or staff member."""
-    return viewer is not None and (event.host == viewer.person_id or viewer.has_role("leader"))
+async def may_manage(event: Event, viewer: Viewer | None) -> bool:
+    """The host, staff, or a leader of the event's group. Attendee lists are member data, so
+    a leader of one Council does not manage another Council's events (nor a member's event
+    that names no group)."""
+    if viewer is None:
+        return False
+    return event.host == viewer.person_id or await leads_group(viewer, event.group)
 
 
-def ensure_may_manage(event: Event, viewer: Viewer | None) -> None:
-    if not may_manage(event, viewer):
-        raise Forbidden("Only the event's host, leaders and staff can manage this event.")
+async def ensure_may_manage(event: Event, viewer: Viewer | None) -> None:
+    if not await may_manage(event, viewer):
+        raise Forbidden("Only the event's host, its group's leaders and staff can manage this event.")
 
 
 async def get_event(event_id: int) -> Event:
@@ -70,7 +75,7 @@ async def get_event(event_id: int) -> Event:
 async def visible_event(event_id: int, viewer: Viewer | None) -> Event:
     """An event as `viewer` may see it: pending and rejected ones only by who may manage them."""
     event = await get_event(event_id)
-    if event.status in ("pending", "rejected") and not may_manage(event, viewer):
+    if event.status in ("pending", "rejected") and not await may_manage(event, viewer):
         raise NotFound("There is no such event. It may still be waiting for approval; check the link.")
     return event
 
@@ -135,7 +140,7 @@ async def update_event(event_id: int, data: EventInput, viewer: Viewer) -> Event
     """Edit or reschedule. A new time or place tells everyone going or waitlisted; a larger
     (or removed) capacity moves people in from the waitlist."""
     event = await get_event(event_id)
-    ensure_may_manage(event, viewer)
+    await ensure_may_manage(event, viewer)
     if event.status in ("cancelled", "rejected"):
         raise UserError(f"This event was {event.status}; it can no longer be changed.")
     clean = clean_event(data, allow_past=True)
@@ -170,7 +175,7 @@ def _differs(old: Any, new: Any) -> bool:
 
 async def cancel_event(event_id: int, viewer: Viewer, reason: str = "") -> Event:
     event = await get_event(event_id)
-    ensure_may_manage(event, viewer)
+    await ensure_may_manage(event, viewer)
     reason = " ".join(reason.split())
     if len(reason) > 1000:
         raise UserError("The reason is too long (at most 1,000 characters).")

@@ -82,17 +82,17 @@ def test_an_import_error_in_a_plugin_disables_it_with_the_error():
 
 
 def test_an_incompatible_api_version_is_refused_with_a_clear_message():
-    assert API_VERSION == "1.1"
+    assert API_VERSION == "1.2"
     with installed_plugins([greeter(requires_api="2.0")]):
         status = status_of("greeter")
     assert status.status == "error"
-    assert status.reason == "needs plugin API 2.0, but this Groundswell provides 1.1: upgrade Groundswell"
+    assert status.reason == "needs plugin API 2.0, but this Groundswell provides 1.2: upgrade Groundswell"
     assert (
         incompatibility("1.3")
-        == "needs plugin API 1.3, but this Groundswell provides 1.1: upgrade Groundswell"
+        == "needs plugin API 1.3, but this Groundswell provides 1.2: upgrade Groundswell"
     )
     assert incompatibility("0.9") == (
-        "needs plugin API 0.9, but this Groundswell provides 1.1: "
+        "needs plugin API 0.9, but this Groundswell provides 1.2: "
         "install a release of the plugin written for plugin API 1.x"
     )
     assert incompatibility("1.0") is None

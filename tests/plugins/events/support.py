@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.accounts.logins import ensure_login
 from core.outbox.tables import OutboxItem
 from core.plugin_api import PersonInput, Viewer, sign_up
 from plugins.events import service
@@ -20,9 +21,11 @@ MAIL_TOPIC = "mail.send"
 async def viewer(
     email: str = "hana.host@example.org", role: str = "member", name: str = "Hana Host"
 ) -> Viewer:
+    """A signed-in member with a real login (group leadership is recorded per login)."""
     given, _, family = name.partition(" ")
     person = await sign_up(PersonInput(email=email, given_name=given, family_name=family))
-    return Viewer(login_id=0, person_id=person.person_id, email=email, name=name, role=role)
+    login = await ensure_login(email, role)
+    return Viewer(login_id=login.id, person_id=person.person_id, email=email, name=name, role=role)
 
 
 def local_input(moment: datetime, zone: str = "America/Denver") -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from core.groups.service import add_leader, create_group
 from core.plugin_api import Forbidden, UserError
 from plugins.events import host_tools, service
 from plugins.events.rsvp import check_in, mute_attendance
@@ -111,16 +112,40 @@ async def test_rescheduling_tells_attendees_once_per_change_and_a_title_edit_doe
     assert len(keys) == 2 and keys[0].startswith(f"events:changed:{event.id}:v2:") and ":v3:" in keys[1]
 
 
-async def test_only_the_host_leaders_and_staff_manage_an_event():
+async def test_only_the_host_leaders_of_its_group_and_staff_manage_an_event():
+    riverside, hilltop = await create_group("Riverside Council"), await create_group("Hilltop Council")
     host = await viewer("hana@example.org", role="member")
-    event = await service.create_event(event_input(), host)
+    event = await service.create_event(event_input(group_id=str(riverside.id)), host)
+    await add_leader(riverside.id, "lee@example.org")
+    await add_leader(hilltop.id, "hal@example.org")
+    own_leader = await viewer("lee@example.org", role="leader")
+    other_leader = await viewer("hal@example.org", role="leader")
     stranger = await viewer("sam@example.org", role="member")
-    with pytest.raises(Forbidden):
-        await service.cancel_event(event.id, stranger)
-    leader = await viewer("lee@example.org", role="leader")
-    assert service.may_manage(event, leader) and service.may_manage(event, host)
-    await service.cancel_event(event.id, host)
+    staff = await viewer("sta@example.org", role="staff")
+    assert [await service.may_manage(event, v) for v in (host, own_leader, staff)] == [True] * 3
+    assert [await service.may_manage(event, v) for v in (stranger, other_leader, None)] == [False] * 3
+    for outsider in (stranger, other_leader):
+        with pytest.raises(Forbidden, match="its group's leaders"):
+            await service.cancel_event(event.id, outsider)
+    await service.cancel_event(event.id, own_leader)
     assert (await Event.select(Event.status).first())["status"] == "cancelled"
+
+
+async def test_an_event_without_a_group_is_managed_by_its_host_and_staff_alone():
+    event = await service.create_event(event_input(), await viewer("hana@example.org"))
+    await add_leader((await create_group("Riverside Council")).id, "lee@example.org")
+    assert not await service.may_manage(event, await viewer("lee@example.org", role="leader"))
+    assert await service.may_manage(event, await viewer("sta@example.org", role="staff"))
+
+
+async def test_a_leader_demoted_to_member_no_longer_manages_the_groups_events():
+    riverside = await create_group("Riverside Council")
+    event = await service.create_event(
+        event_input(group_id=str(riverside.id)), await viewer("hana@example.org")
+    )
+    await add_leader(riverside.id, "lee@example.org")
+    demoted = await viewer("lee@example.org", role="member")  # the group still lists the login
+    assert not await service.may_manage(event, demoted)
 
 
 async def test_member_events_wait_for_staff_and_leader_events_do_not():

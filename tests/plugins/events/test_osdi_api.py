@@ -54,6 +54,7 @@ async def test_one_event_counts_the_people_going(client):
 
 
 async def test_attendances_are_member_data_for_staff_and_the_host(client):
+    """A leader who is not the host and leads no group of the event reads none of it."""
     host = await viewer("hana@example.org", role="leader")
     event = await make_event(host, capacity="1")
     await attend(event, "a@example.org")
@@ -62,6 +63,8 @@ async def test_attendances_are_member_data_for_staff_and_the_host(client):
     assert (await client.get(path, headers=await token("member", "sam@example.org"))).status_code == 403
     as_host = await client.get(path, headers=await token("leader", "hana@example.org"))
     assert as_host.status_code == 200
+    another_leader = await client.get(path, headers=await token("leader", "lee@example.org"))
+    assert another_leader.status_code == 403 and "its group's leaders" in another_leader.json()["message"]
     body = (await client.get(path, headers=await token("staff"))).json()
     assert [a["status"] for a in body["_embedded"]["osdi:attendances"]] == ["accepted", "tentative"]
     first = body["_embedded"]["osdi:attendances"][0]

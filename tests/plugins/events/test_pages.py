@@ -15,6 +15,8 @@ from tests.support.accounts import sign_in
 from tests.support.forms import csrf_token_in, submit
 from tests.support.petitions import published_petition
 
+HOST = "hana.host@example.org"  # make_event's default host
+
 XSS = "<script>alert(1)</script>"
 
 
@@ -148,7 +150,7 @@ async def test_html_in_every_field_is_shown_as_text(client):
 
     await rsvp(event.id, PersonInput(email="y@example.org", given_name=XSS, family_name=XSS), 0)
     pages = [await client.get(f"/events/{event.id}"), await client.get("/events")]
-    await sign_in(client, "lee@example.org", role="leader")
+    await sign_in(client, HOST, role="leader")
     pages += [
         await client.get(f"/events/{event.id}/host"),
         await client.get(f"/events/{event.id}/check-in"),
@@ -160,19 +162,28 @@ async def test_html_in_every_field_is_shown_as_text(client):
         assert "&lt;script&gt;" in page.text, page.url
 
 
-async def test_host_tools_are_for_the_host_leaders_and_staff_only(client):
-    event = await make_event()
-    await sign_in(client, "sam@example.org", role="member")
-    for path in ("host", "attendees.csv", "check-in", "edit"):
-        assert (await client.get(f"/events/{event.id}/{path}")).status_code == 403, path
-    await sign_in(client, "lee@example.org", role="leader")
-    assert (await client.get(f"/events/{event.id}/host")).status_code == 200
+async def test_host_tools_are_for_the_host_the_groups_leaders_and_staff_only(client):
+    from core.groups.service import add_leader, create_group
+
+    riverside, hilltop = await create_group("Riverside Council"), await create_group("Hilltop Council")
+    await add_leader(riverside.id, "lee@example.org")
+    await add_leader(hilltop.id, "hal@example.org")
+    event = await make_event(group_id=str(riverside.id))
+    for outsider, role in (("sam@example.org", "member"), ("hal@example.org", "leader")):
+        await sign_in(client, outsider, role=role)
+        for path in ("host", "attendees.csv", "check-in", "edit"):
+            assert (await client.get(f"/events/{event.id}/{path}")).status_code == 403, (outsider, path)
+        assert "Manage this event" not in (await client.get(f"/events/{event.id}")).text
+    for insider, role in ((HOST, "leader"), ("lee@example.org", "leader"), ("sta@example.org", "staff")):
+        await sign_in(client, insider, role=role)
+        assert (await client.get(f"/events/{event.id}/host")).status_code == 200, insider
+        assert "Manage this event" in (await client.get(f"/events/{event.id}")).text, insider
 
 
 async def test_the_host_checks_people_in_without_javascript_and_downloads_the_csv(client):
     event = await make_event()
     result = await attend(event, "rosa@example.org")
-    await sign_in(client, "lee@example.org", role="leader")
+    await sign_in(client, HOST, role="leader")
     page = await client.get(f"/events/{event.id}/check-in")
     assert "0 of 1 arrived" in page.text
     after = await client.post(
@@ -188,7 +199,7 @@ async def test_the_host_checks_people_in_without_javascript_and_downloads_the_cs
 async def test_the_host_messages_cancels_and_reschedules_from_the_dashboard(client):
     event = await make_event()
     await attend(event, "rosa@example.org")
-    await sign_in(client, "lee@example.org", role="leader")
+    await sign_in(client, HOST, role="leader")
     sent = await submit(
         client,
         f"/events/{event.id}/host",
