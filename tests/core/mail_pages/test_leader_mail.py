@@ -40,6 +40,9 @@ async def test_a_leader_never_sees_the_name_of_a_signer_who_did_not_share_it(cli
     compose = await client.get(f"/lead/petitions/{petition.id}/mail/{mailing_id}")
     assert "With example merge fields" in compose.text
     assert "Hi Alex" in compose.text
+    assert f"goes to your own address ({LEADER}), with example merge fields as the preview." in compose.text
+    base = f"/lead/petitions/{petition.id}/mail/{mailing_id}"
+    assert f'action="{base}/test"' in compose.text and f'action="{base}/schedule"' in compose.text
     for private in ("Bob", "Private", "bob.private@example.org"):
         assert private not in compose.text
 

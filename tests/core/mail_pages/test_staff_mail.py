@@ -92,6 +92,8 @@ async def test_staff_run_an_ab_test_from_the_form_to_the_winner_and_the_report(c
     page = await client.get(saved.headers["location"])
     assert "Variant A: The footbridge vote is Monday" in page.text
     assert "Variant B: Vol" in page.text and "one click for the footbridge" in page.text
+    assert "A copy of each subject line goes to your own address (" in page.text
+    assert f'action="/staff/mailings/{mailing_id}/schedule"' in page.text
 
     # A test goes to the staff member's own address.
     tested = await post(
