@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.boost.tables import Boost, BoostDecisionLog
 from core.demo import load_demo
 from core.petitions.tables import Petition
 from tests.support.accounts import sign_in
+
+
+@pytest.fixture
+async def app():
+    """The app without its in-process worker: the periodic boost job, running on its own
+    schedule, could qualify the demo's petitions with the instance's policy (samples of 500)
+    before the demo runs the engine with its own (samples of 100)."""
+    from core.web.app import create_app
+
+    return create_app(run_worker=False)
 
 
 async def test_the_demo_has_boosts_with_decisions_and_one_expanding(client):
