@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,10 +56,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave nothing behind: the session's database and its data dir (every xdist worker, and
+    the controller, made one of each)."""
     if _PG_URL:
         from tests.support.postgres import drop_database
 
         drop_database(_BASE_PG_URL, _PG_URL)
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
