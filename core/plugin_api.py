@@ -39,7 +39,13 @@ from core.outbox.periodic import periodic
 from core.people.service import display_name
 from core.people.signup import PersonInput, SignupResult, sign_up
 from core.people.tables import Person
-from core.petitions.copies import CopyTarget, PetitionCopy, save_petition_copy, set_petition_copy_status
+from core.petitions.copies import (
+    CopyTarget,
+    PetitionCopy,
+    save_petition_copy,
+    set_petition_copy_status,
+    taken_down_here,
+)
 from core.petitions.counter import local_signatures, set_external_signatures
 from core.petitions.markdown import render_markdown
 from core.petitions.service import get_petition, get_petition_by_slug, targets_of
@@ -131,6 +137,7 @@ __all__ = [
     "set_external_signatures",
     "set_petition_copy_status",
     "sign_up",
+    "taken_down_here",
     "targets_of",
     "transaction",
     "viewer_of",

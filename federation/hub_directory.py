@@ -34,7 +34,8 @@ async def listing(page: int = 1) -> Listing:
             FederationCopy.petition.title,
             FederationCopy.petition.goal,
         )
-        .where(FederationCopy.petition.is_not_null())
+        # Withdrawn by its origin or taken down by our staff: hidden here as on every page.
+        .where(FederationCopy.petition.is_not_null() & (FederationCopy.petition.status != "rejected"))
         .order_by(FederationCopy.growth_day, ascending=False)
         .order_by(FederationCopy.signature_count, ascending=False)
         .order_by(FederationCopy.id)

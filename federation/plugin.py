@@ -32,7 +32,7 @@ register_reach_partners()
 PLUGIN = Plugin(
     name="federation",
     version="1.0.0",
-    requires_api="1.1",  # listing.changed, current_listings
+    requires_api="1.2",  # petition.taken_down, taken_down_here (1.2); listing.changed (1.1)
     title="Federation",
     description="Pairs this node with a hub; publishes petitions, counts, groups and events to it, signed.",
     piccolo_app="federation.piccolo_app",
@@ -49,6 +49,7 @@ PLUGIN = Plugin(
         "petition.updated": on_petition_changed,
         "petition.closed": on_petition_closed,
         "petition.delivered": on_petition_closed,
+        "petition.taken_down": on_petition_closed,
         "signature.created": on_signature,
         "signature.confirmed": on_signature,
         "listing.changed": on_listing_changed,

@@ -131,10 +131,11 @@ async def queue_text(petition: Petition, kind: str, peers: list[str]) -> None:
 
 
 async def on_petition_closed(event: Event) -> None:
-    """petition.closed / petition.delivered: the final status."""
+    """petition.closed / petition.delivered / petition.taken_down: the petition stops taking
+    signatures; a petition our staff took down is withdrawn everywhere it was copied."""
     peers = await recipients()
     petition = await _local_petition(event.data.get("petition_id"))
-    if not peers or petition is None or petition.status not in ("closed", "delivered"):
+    if not peers or petition is None or petition.status not in ("closed", "delivered", "rejected"):
         return
     async with transaction():
         await queue_closed(petition, peers)
@@ -147,7 +148,7 @@ async def queue_closed(petition: Petition, peers: list[str]) -> None:
         "petition": {"origin": node_id, "id": str(petition.id)},
         "version": max(1, petition.version),
         "closed_at": _ts(petition.closed_at or petition.updated_at),
-        "status": petition.status,
+        "status": "withdrawn" if petition.status == "rejected" else petition.status,
     }
     await queue_event(
         "petition.closed",

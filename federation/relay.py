@@ -10,6 +10,10 @@ So that an instance approved later does not start empty, the hub keeps the lates
 status envelope of every federated petition (and every reporter's latest count report, kept
 by `federation.copies`) and queues them for the newcomer when it is approved, after the
 `node.listed` introductions that let it verify them.
+
+A petition the hub's staff took down (a report upheld on the hub) is relayed no further and
+handed to no newcomer: the hub will not spread what it moderated away. The origin's own
+withdrawal (`petition.closed` with status `withdrawn`) is relayed like any status.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
+from core.plugin_api import Petition, taken_down_here
 from federation.events import Event
 from federation.identity import load_identity
 from federation.outbound import queue_event
 from federation.publishing import approved_instances, republish_to
-from federation.tables import FederationCountReport, FederationPeer, FederationRelayState
+from federation.tables import FederationCopy, FederationCountReport, FederationPeer, FederationRelayState
 
 __all__ = ["relayed", "send_current_state"]
 
@@ -38,7 +43,9 @@ def relayed(handler: Handler) -> Handler:
     async def apply_then_relay(event: Event, now: float) -> str:
         result = await handler(event, now)
         if result == "ok" and load_identity(now).role == "hub":
-            await relay(event, now)
+            petition_key = f"{event.origin}:{event.payload['petition']['id']}"
+            if petition_key not in await taken_down_by_hub_staff([petition_key]):
+                await relay(event, now)
         return result
 
     apply_then_relay.__name__ = f"relayed_{getattr(handler, '__name__', 'handler')}"
@@ -89,6 +96,20 @@ async def _remember(event: Event, now: float) -> None:
         ).where(FederationRelayState.id == held.id)
 
 
+async def taken_down_by_hub_staff(petition_keys: list[str]) -> set[str]:
+    """Which of these federated petitions (`origin:id`) the hub's staff took down."""
+    if not petition_keys:
+        return set()
+    copies = await FederationCopy.select(FederationCopy.key, FederationCopy.petition).where(
+        FederationCopy.key.is_in(sorted(set(petition_keys))) & FederationCopy.petition.is_not_null()
+    )
+    if not copies:
+        return set()
+    petitions = await Petition.objects().where(Petition.id.is_in([row["petition"] for row in copies]))
+    down = {petition.id for petition in petitions if taken_down_here(petition)}
+    return {row["key"] for row in copies if row["petition"] in down}
+
+
 async def _active_instances() -> set[str]:
     rows = await FederationPeer.select(FederationPeer.node_id).where(
         (FederationPeer.role == "instance") & (FederationPeer.status == "active")
@@ -104,14 +125,15 @@ async def send_current_state(node_id: str, others: list[str], now: float) -> Non
     active = await _active_instances()
     states = await FederationRelayState.objects().order_by(FederationRelayState.id)
     reports = await FederationCountReport.objects().order_by(FederationCountReport.id)
+    withheld = await taken_down_by_hub_staff([row.petition_key for row in [*states, *reports]])
     for row in states:
-        if row.origin_node not in active:
-            continue  # not introduced to anyone while unlisted
+        if row.origin_node not in active or row.petition_key in withheld:
+            continue  # not introduced to anyone while unlisted, or moderated away here
         envelope = json.loads(row.envelope)
         targets = [node_id] if row.origin_node != node_id else others
         await queue_event(envelope["type"], envelope["payload"], targets, envelope=envelope, now=now)
     for row in reports:
-        if row.reporter not in active or not row.envelope:
+        if row.reporter not in active or not row.envelope or row.petition_key in withheld:
             continue
         envelope = json.loads(row.envelope)
         targets = [node_id] if row.reporter != node_id else others

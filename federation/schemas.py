@@ -111,7 +111,7 @@ PAYLOAD_SCHEMAS: dict[str, Schema] = {
             "petition": PETITION_REF,
             "version": POSITIVE,
             "closed_at": TIMESTAMP,
-            "status": {"enum": ["closed", "delivered"]},
+            "status": {"enum": ["closed", "delivered", "withdrawn"]},
         }
     ),
     "petition.counts": _object(

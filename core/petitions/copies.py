@@ -5,6 +5,13 @@ the directory, the petition page, signing and the OSDI API treat it like any pet
 saying where it comes from. Core writes the row; whoever learns about the copy (the federation
 plugin) describes it with a `PetitionCopy`. So a plugin never writes core's tables, and these
 functions never touch a petition started here: they only change rows that are copies.
+
+Two kinds of "no longer shown" meet here, and they must not undo each other:
+- the origin **withdrew** the petition (its staff took it down there): the copy is hidden like
+  a rejected petition, with no reason of ours, and comes back if the origin publishes it again;
+- this node's staff **took the copy down** (a report upheld here, with the reason they typed):
+  that is this node's decision, so nothing the origin sends later shows the copy again.
+The reason tells them apart: only this node's moderation writes a `rejection_reason`.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from core.petitions.markdown import render_markdown
 from core.petitions.tables import Petition, PetitionTarget
 
-COPY_STATUSES = ("published", "closed", "delivered")
+COPY_STATUSES = ("published", "closed", "delivered", "withdrawn")
 SCOPE_KINDS = ("national", "region", "district", "postal")
 
 
@@ -73,11 +81,29 @@ async def _unique_slug(slug: str, origin_node: str) -> str:
     return candidate
 
 
+def _shown_status(status: str) -> str:
+    """A withdrawn copy is hidden everywhere a rejected petition is (pages, directory, API)."""
+    return "rejected" if status == "withdrawn" else status
+
+
+def _not_taken_down_here() -> Any:
+    """Rows whose status the origin may still change: all but copies this node's staff took
+    down (rejected, with their reason)."""
+    return (Petition.status != "rejected") | (Petition.rejection_reason == "")
+
+
+def taken_down_here(petition: Petition) -> bool:
+    """Whether this node's staff took this copy down (not the origin withdrawing it)."""
+    return bool(petition.origin_node) and petition.status == "rejected" and bool(petition.rejection_reason)
+
+
 async def save_petition_copy(copy: PetitionCopy, petition_id: int | None = None) -> int:
     """Create a copy (`petition_id` None) or replace an existing copy's text, status and
     targets; returns its petition id. Call it inside your transaction. Deciding which version
-    is newer is the caller's business; this stores what it is given."""
+    is newer is the caller's business; this stores what it is given, except that a copy this
+    node's staff took down stays down."""
     _checked(copy)
+    status = _shown_status(copy.status)
     values = {
         Petition.title: copy.title[:150],
         Petition.body: copy.body,
@@ -85,7 +111,6 @@ async def save_petition_copy(copy: PetitionCopy, petition_id: int | None = None)
         Petition.goal: max(copy.goal, 1),
         Petition.scope_kind: copy.scope_kind,
         Petition.scope_value: copy.scope_value[:100],
-        Petition.status: copy.status,
         Petition.version: copy.version,
         Petition.published_at: copy.published_at,
         Petition.updated_at: copy.updated_at or datetime.now(UTC),
@@ -98,6 +123,7 @@ async def save_petition_copy(copy: PetitionCopy, petition_id: int | None = None)
                 slug=await _unique_slug(copy.slug, copy.origin_node),
                 origin_node=copy.origin_node,
                 origin_id=copy.origin_id,
+                status=status,
                 **{column._meta.name: value for column, value in values.items()},
             )
         ).returning(Petition.id)
@@ -110,6 +136,9 @@ async def save_petition_copy(copy: PetitionCopy, petition_id: int | None = None)
         )
         if not updated:
             raise ValueError(f"petition {petition_id} is not a copy of {copy.origin_node}'s petition")
+        await Petition.update({Petition.status: status}).where(
+            (Petition.id == petition_id) & _not_taken_down_here()
+        )
     await PetitionTarget.delete().where(PetitionTarget.petition == petition_id)
     if copy.targets:
         await PetitionTarget.insert(
@@ -128,9 +157,10 @@ async def save_petition_copy(copy: PetitionCopy, petition_id: int | None = None)
 
 
 async def set_petition_copy_status(petition_id: int, status: str, closed_at: datetime | None) -> None:
-    """The origin closed (or delivered) its petition: the copy stops taking signatures too.
-    Does nothing to a petition that is not a copy."""
+    """The origin closed, delivered or withdrew its petition: the copy stops taking signatures
+    too (a withdrawn one is hidden as well). Does nothing to a petition that is not a copy, nor
+    to a copy this node's staff took down."""
     _one_of("status", status, COPY_STATUSES)
-    await Petition.update({Petition.status: status, Petition.closed_at: closed_at}).where(
-        (Petition.id == petition_id) & (Petition.origin_node != "")
+    await Petition.update({Petition.status: _shown_status(status), Petition.closed_at: closed_at}).where(
+        (Petition.id == petition_id) & (Petition.origin_node != "") & _not_taken_down_here()
     )

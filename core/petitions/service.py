@@ -223,16 +223,19 @@ _STATUS_EVENTS = {
     "published": "petition.published",
     "closed": "petition.closed",
     "delivered": "petition.delivered",
+    "rejected": "petition.taken_down",
 }
 
 
 async def _emit_status_event(petition: Petition) -> None:
     event = _STATUS_EVENTS.get(petition.status)
-    if event is None:
-        return
+    if event is None or (event == "petition.taken_down" and petition.published_at is None):
+        return  # a petition rejected before anyone saw it is nobody else's business
     data: dict[str, object] = {"petition_id": petition.id, "slug": petition.slug, "title": petition.title}
     if event == "petition.published":
         data |= {"group_id": petition.group, "creator_id": petition.creator}
+    elif event == "petition.taken_down":
+        data["version"] = petition.version
     else:
         from core.petitions.counter import total
 

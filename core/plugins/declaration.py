@@ -33,6 +33,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "petition.updated": ("petition_id", "slug", "title", "status", "version"),
     "petition.closed": ("petition_id", "slug", "title", "signature_count"),
     "petition.delivered": ("petition_id", "slug", "title", "signature_count"),
+    "petition.taken_down": ("petition_id", "slug", "title", "version"),
     "signature.created": ("signature_id", "petition_id", "person_id", "status", "source"),
     "signature.confirmed": ("signature_id", "petition_id", "person_id", "via"),
     "person.created": ("person_id", "source"),

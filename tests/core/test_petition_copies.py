@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.petitions.copies import CopyTarget, PetitionCopy, save_petition_copy, set_petition_copy_status
+from core.petitions.copies import (
+    CopyTarget,
+    PetitionCopy,
+    save_petition_copy,
+    set_petition_copy_status,
+    taken_down_here,
+)
+from core.petitions.directory import DirectoryQuery, search
+from core.petitions.service import reject_petition
 from core.petitions.signing import SignatureInput, sign
 from core.petitions.tables import Petition, PetitionTarget
 from tests.support.petitions import published_petition
@@ -70,7 +78,7 @@ async def test_a_petition_started_here_is_never_changed_through_the_copy_functio
     ("changes", "message"),
     [
         ({"origin_node": ""}, "needs the origin node"),
-        ({"status": "draft"}, "status is one of published, closed, delivered"),
+        ({"status": "draft"}, "status is one of published, closed, delivered, withdrawn"),
         ({"scope_kind": "galaxy"}, "scope is one of"),
     ],
 )
@@ -78,3 +86,38 @@ async def test_a_malformed_copy_is_refused_before_anything_is_written(changes, m
     with pytest.raises(ValueError, match=message):
         await save_petition_copy(copy(**changes))
     assert await Petition.count() == 0
+
+
+async def _status(petition_id: int) -> str:
+    return (await Petition.select(Petition.status).where(Petition.id == petition_id).first())["status"]
+
+
+async def test_a_copy_the_origin_withdraws_is_hidden_and_comes_back_if_published_again():
+    petition_id = await save_petition_copy(copy())
+    await set_petition_copy_status(petition_id, "withdrawn", None)
+    assert await _status(petition_id) == "rejected"
+    assert (await search(DirectoryQuery())).total == 0
+    assert not taken_down_here(await Petition.objects().where(Petition.id == petition_id).first())
+    await save_petition_copy(copy(version=3, title="Save the pool (revised)"), petition_id)
+    assert await _status(petition_id) == "published"
+    assert (await search(DirectoryQuery())).total == 1
+
+
+async def test_a_copy_our_staff_took_down_stays_down_whatever_the_origin_sends():
+    petition_id = await save_petition_copy(copy())
+    await reject_petition(petition_id, "Hateful content, against our policy.")
+    taken_down = await Petition.objects().where(Petition.id == petition_id).first()
+    assert taken_down_here(taken_down)
+    await save_petition_copy(copy(version=2, title="Save the pool, all year"), petition_id)
+    await set_petition_copy_status(petition_id, "closed", None)
+    await set_petition_copy_status(petition_id, "withdrawn", None)
+    await save_petition_copy(copy(version=4), petition_id)
+    after = await Petition.objects().where(Petition.id == petition_id).first()
+    assert (after.status, after.version) == ("rejected", 4)  # the text follows, the decision stands
+    assert after.rejection_reason == "Hateful content, against our policy."
+
+
+async def test_a_petition_started_here_and_rejected_is_not_a_copy_taken_down():
+    local = await published_petition("Light the towpath")
+    rejected = await reject_petition(local.id, "Duplicate of another petition.")
+    assert not taken_down_here(rejected)

@@ -53,6 +53,36 @@ async def test_a_published_petition_becomes_a_copy_that_osdi_lists_with_its_orig
     assert f"{peer.node_id}:p-1" in item["identifiers"]
 
 
+async def test_a_withdrawn_petition_is_hidden_and_shown_again_when_the_origin_republishes(client, peer):
+    await peer.send(client, [peer.event("petition.published", peer.petition())])
+    withdrawn = {
+        "petition": {"origin": peer.node_id, "id": "p-1"},
+        "version": 2,
+        "closed_at": 1_760_000_100,
+        "status": "withdrawn",
+    }
+    response = await peer.send(client, [peer.event("petition.closed", withdrawn)])
+    assert set(response.json()["results"].values()) == {"ok"}, response.text
+    copy = await _copy(peer)
+    assert copy.status == "rejected"
+    assert (await client.get(f"/p/{copy.slug}")).status_code == 404
+    assert "Save the river library" not in (await client.get("/petitions")).text
+    await peer.send(client, [peer.event("petition.updated", peer.petition(version=3))])
+    assert (await _copy(peer)).status == "published"
+    assert (await client.get(f"/p/{copy.slug}")).status_code == 200
+
+
+async def test_a_copy_our_staff_took_down_stays_down_when_the_origin_edits_it(client, peer):
+    from core.moderation.queue import reject
+
+    await peer.send(client, [peer.event("petition.published", peer.petition())])
+    await reject((await _copy(peer)).id, "Targets a private person.")
+    await peer.send(client, [peer.event("petition.updated", peer.petition(version=2, title="Edited"))])
+    copy = await _copy(peer)
+    assert (copy.status, copy.title) == ("rejected", "Edited")
+    assert (await client.get(f"/p/{copy.slug}")).status_code == 404
+
+
 async def test_a_duplicate_delivery_has_one_effect(client, peer):
     events = [
         peer.event("petition.published", peer.petition()),

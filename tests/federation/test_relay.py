@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from core.petitions.counter import total
+from core.petitions.service import reject_petition
 from core.petitions.signing import SignatureInput, sign
 from core.petitions.tables import Petition
 from core.settings import current_settings
@@ -174,6 +175,42 @@ async def test_an_approved_instance_is_introduced_and_given_the_current_state(cl
     unlisted = (await queued(newcomer))[-1]["payload"]
     assert (unlisted["node_id"], unlisted["listed"]) == (one.node_id, False)
     assert unlisted["version"] > listing["version"]
+
+
+async def test_a_petition_the_hubs_staff_took_down_is_relayed_no_further_and_left_out_of_the_directory(
+    client, as_hub
+):
+    one, two, newcomer = await instance(), await instance(), await instance("pending")
+    published = one.event("petition.published", one.petition())
+    assert (await one.send(client, [published])).status_code == 200
+    assert await queued(two) == [published]
+    copy = await copy_of(one)
+    await reject_petition(copy.id, "Harassment of a named private person.")
+
+    later = [
+        one.event("petition.updated", one.petition(version=2)),
+        one.event("petition.counts", one.counts("p-1", 1, 40)),
+        one.event("petition.closed", closed(one, 3)),
+    ]
+    response = await one.send(client, later)
+    assert set(response.json()["results"].values()) == {"ok"}, response.text  # applied, not relayed
+    assert await queued(two) == [published]
+    assert (await copy_of(one)).status == "rejected" and (await copy_of(one)).version == 2
+    await set_status(newcomer.node_id, "active")
+    assert [e["type"] for e in await queued(newcomer)] == ["node.listed", "node.listed"]  # one, two
+    directory = await client.get("/federation/directory")
+    assert directory.status_code == 200 and "Save the river library" not in directory.text
+
+
+async def test_the_origins_withdrawal_is_relayed_and_hides_the_petition_on_the_hub(client, as_hub):
+    one, two = await instance(), await instance()
+    withdrawn = {**closed(one, 2), "status": "withdrawn"}
+    events = [one.event("petition.published", one.petition()), one.event("petition.closed", withdrawn)]
+    assert set((await one.send(client, events)).json()["results"].values()) == {"ok"}
+    assert await queued(two) == events
+    assert (await copy_of(one)).status == "rejected"
+    assert "Save the river library" not in (await client.get("/federation/directory")).text
+    assert (await client.get(f"/p/{(await copy_of(one)).slug}")).status_code == 404
 
 
 async def test_instances_approved_at_the_same_moment_are_each_introduced_to_the_other(client, as_hub):

@@ -76,6 +76,19 @@ async def test_publishing_updating_closing_and_signing_reach_the_hub_signed(clie
     assert await FederationOutbound.count().where(FederationOutbound.status != "sent") == 0
 
 
+async def test_taking_a_published_petition_down_withdraws_it_from_the_hub(client, hub):
+    from core.moderation.queue import reject
+
+    petition = await published_petition()
+    await _settle()
+    await reject(petition.id, "It names a private person; against our policy.")
+    await _settle()
+    await outbound.deliver_to_peer(hub.node_id)
+    [withdrawn] = [e["payload"] for e in hub.applied.values() if e["type"] == "petition.closed"]
+    assert withdrawn["status"] == "withdrawn" and withdrawn["petition"]["id"] == str(petition.id)
+    assert "private person" not in str(withdrawn)  # the reason stays here
+
+
 async def test_a_hub_offline_for_three_days_gets_every_event_once_and_catch_up_fills_gaps(client, hub):
     hub.online = False
     petitions = [await published_petition(f"Petition number {n} for the river park") for n in range(3)]

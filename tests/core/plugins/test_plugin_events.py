@@ -94,7 +94,10 @@ async def test_each_core_event_is_emitted_where_it_happens_with_its_documented_p
         PetitionInput,
         TargetInput,
         close_petition,
+        create_petition,
         mark_delivered,
+        reject_petition,
+        submit_petition,
         update_petition,
     )
     from core.petitions.signing import SignatureInput, confirm_signature, sign
@@ -126,6 +129,19 @@ async def test_each_core_event_is_emitted_where_it_happens_with_its_documented_p
         await close_petition(petition.id)
         other = await published_petition("Light the Riverside towpath at night")
         await mark_delivered(other.id)
+        abusive = await published_petition("Something staff will take down")
+        await reject_petition(abusive.id, "Against our policy.")
+        await set_policy("moderation", "pre")
+        draft = await create_petition(
+            PetitionInput(
+                title="Rejected before anyone saw it",
+                body="A petition that waits for review and never goes out to anyone.",
+                targets=[TargetInput(name="Jane Mayor")],
+            ),
+            creator_id=None,
+        )
+        pending = await submit_petition(draft.id)
+        await reject_petition(pending.id, "Not for this instance.")  # never published: no event
         await sign_up(PersonInput(email="new@example.org", source="api"))
         await get_or_create_person("login@example.org")
         group = await create_group("Riverside Council")  # also its public listing
@@ -145,6 +161,7 @@ async def test_each_core_event_is_emitted_where_it_happens_with_its_documented_p
     assert names.count("person.unsubscribed") == 1
     for event in events:
         assert set(event["data"]) == set(EVENTS[event["event"]]), event
+    assert [e["data"]["petition_id"] for e in events if e["event"] == "petition.taken_down"] == [abusive.id]
     closed = next(e for e in events if e["event"] == "petition.closed")
     assert closed["data"]["signature_count"] == 3
     assert len({e["event"] + e["key"] for e in events}) == len(events)  # each occurrence once
