@@ -21,7 +21,10 @@ CONFIG_SCHEMA = {
         "member_events_need_approval": {
             "type": "boolean",
             "default": True,
-            "description": "Events hosted by members (not leaders or staff) wait for staff approval.",
+            "description": (
+                "Events hosted by members, and leaders' events for a group they do not lead, "
+                "wait for staff approval."
+            ),
         },
     },
     "additionalProperties": False,

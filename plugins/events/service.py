@@ -45,8 +45,15 @@ def _config(name: str, default: Any) -> Any:
         return default
 
 
-def needs_approval(viewer: Viewer) -> bool:
-    return not viewer.has_role("leader") and bool(_config("member_events_need_approval", True))
+async def needs_approval(viewer: Viewer, group_id: int | None) -> bool:
+    """Members' events wait for staff (unless the operator turned that off), and so does a
+    leader's event in the name of a group they do not lead: that group's leaders never
+    agreed to it. Staff, and leaders for their own groups or for no group, publish at once."""
+    if not _config("member_events_need_approval", True) or viewer.has_role("staff"):
+        return False
+    if not viewer.has_role("leader"):
+        return True
+    return group_id is not None and not await leads_group(viewer, group_id)
 
 
 async def may_manage(event: Event, viewer: Viewer | None) -> bool:
@@ -129,7 +136,7 @@ async def create_event(data: EventInput, viewer: Viewer) -> Event:
     links = await _links(clean)
     values = _values(clean, links)
     values["host_email"] = values["host_email"] or viewer.email
-    status = "pending" if needs_approval(viewer) else "published"
+    status = "pending" if await needs_approval(viewer, links.group_id) else "published"
     async with transaction():
         rows = await Event.insert(Event(**values, status=status, host=viewer.person_id)).returning(Event.id)
         await listing.announce(rows[0]["id"])
@@ -148,6 +155,15 @@ async def update_event(event_id: int, data: EventInput, viewer: Viewer) -> Event
     if clean.starts_at != aware(event.starts_at) and clean.starts_at < now:
         raise UserError("The new start is in the past. Choose a time that is still to come.")
     links = await _links(clean)
+    if (
+        links.group_id != event.group
+        and event.status == "published"
+        and await needs_approval(viewer, links.group_id)
+    ):
+        raise Forbidden(
+            "A published event moves to another group only with that group's leaders or staff: "
+            "ask them to make the change, or keep the group it has."
+        )
     values = _values(clean, links)
     values["host_email"] = values["host_email"] or event.host_email
     material = any(_differs(getattr(event, name), values[name]) for name in _MATERIAL)

@@ -334,6 +334,7 @@ async def test_no_listing_payload_carries_host_leader_or_attendee_data(client, h
     host = await viewer("hana.host@example.org", role="leader", name="Hana Host")
     group = await create_group("Riverside Council", description="Meet us every Tuesday.")
     await add_leader(group.id, "lee.leader@example.org")
+    await add_leader(group.id, "hana.host@example.org")  # so her event is published at once
     party = await make_event(
         host,
         host_email="hana.private@example.org",

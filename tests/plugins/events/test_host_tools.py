@@ -160,6 +160,20 @@ async def test_member_events_wait_for_staff_and_leader_events_do_not():
     assert len(await service.upcoming_events()) == 2
 
 
+async def test_a_leaders_event_for_another_group_waits_for_staff_and_for_their_own_does_not():
+    riverside, hilltop = await create_group("Riverside Council"), await create_group("Hilltop Council")
+    await add_leader(riverside.id, "lee@example.org")
+    lee = await viewer("lee@example.org", role="leader")
+    own = await service.create_event(event_input(group_id=str(riverside.id)), lee)
+    other = await service.create_event(event_input(group_id=str(hilltop.id)), lee)
+    assert (own.status, other.status) == ("published", "pending")
+    with pytest.raises(Forbidden, match="moves to another group only with that group's leaders"):
+        await service.update_event(own.id, event_input(group_id=str(hilltop.id)), lee)
+    staff = await viewer("sta@example.org", role="staff")
+    moved = await service.update_event(own.id, event_input(group_id=str(hilltop.id)), staff)
+    assert moved.group == hilltop.id
+
+
 def _local(moment):
     from zoneinfo import ZoneInfo
 

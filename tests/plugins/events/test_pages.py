@@ -220,9 +220,10 @@ async def test_the_host_messages_cancels_and_reschedules_from_the_dashboard(clie
 
 
 async def test_calendar_files_for_an_event_and_a_group(client):
-    from core.groups.service import create_group
+    from core.groups.service import add_leader, create_group
 
     group = await create_group("Denver Council")
+    await add_leader(group.id, HOST)
     event = await make_event(group_id=str(group.id), title="Council meeting")
     ics = await client.get(f"/events/{event.id}.ics")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
