@@ -7,6 +7,7 @@ miles, which is what "within 25 miles" means to the people searching.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -44,12 +45,22 @@ def locate(postal_code: str) -> Place:
             f"{postal_code.strip()[:20]!r} is not a US ZIP code. "
             "Type the 5 digits of a ZIP code, such as 02139."
         )
+    place = _lookup(code)
+    if place is None:
+        raise UserError(f"We could not find the ZIP code {code}. Check it, or try a nearby one.")
+    return place
+
+
+@functools.lru_cache(maxsize=8192)
+def _lookup(code: str) -> Place | None:
+    """`zipcodes.matching` scans its whole table (about 4 ms), and the panel after signing asks
+    for every signer's ZIP: remembering the answers takes that off the signing request."""
     try:
         found = zipcodes.matching(code)
     except ValueError:
         found = []
     if not found:
-        raise UserError(f"We could not find the ZIP code {code}. Check it, or try a nearby one.")
+        return None
     place = found[0]
     return Place(
         postal_code=code,

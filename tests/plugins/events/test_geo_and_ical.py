@@ -6,8 +6,10 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import icalendar
+import pytest
 
-from plugins.events import ical, service
+from core.plugin_api import UserError
+from plugins.events import geo, ical, service
 from plugins.events.geo import distance_miles, locate
 from tests.plugins.events.support import make_event, viewer
 
@@ -17,6 +19,17 @@ def test_distances_between_zip_codes_are_great_circle_miles():
     assert 20 < distance_miles(denver.latitude, denver.longitude, boulder.latitude, boulder.longitude) < 30
     assert 1600 < distance_miles(denver.latitude, denver.longitude, nyc.latitude, nyc.longitude) < 1650
     assert denver.locality == "Denver" and denver.region == "CO"
+
+
+def test_each_zip_code_is_looked_up_once_and_unknown_ones_stay_clear_errors():
+    """The panel after signing locates every signer's ZIP: the table scan happens once per code."""
+    geo._lookup.cache_clear()
+    assert locate("02139") == locate("02139-4307") == locate(" 02139 ")
+    assert geo._lookup.cache_info().misses == 1
+    for _ in range(2):
+        with pytest.raises(UserError, match="could not find the ZIP code 00000"):
+            locate("00000")
+    assert geo._lookup.cache_info().misses == 2
 
 
 async def test_events_near_a_zip_code_are_found_within_the_radius_nearest_first():
