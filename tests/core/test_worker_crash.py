@@ -104,6 +104,20 @@ def kill(worker: Background) -> None:
     worker.process.wait(10)
 
 
+async def kill_mid_batch(worker: Background, timeout: float = RUN_TIMEOUT_S) -> None:
+    """SIGKILL while the worker holds a claim. It is frozen first (SIGSTOP), so what we read
+    is exactly what the kill leaves behind; caught between two claims (a busy machine widens
+    that gap), it is thawed and frozen again a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        os.killpg(worker.pid, signal.SIGSTOP)
+        if await count("processing") > 0 or time.monotonic() > deadline:
+            kill(worker)
+            return
+        os.killpg(worker.pid, signal.SIGCONT)
+        await asyncio.sleep(0.005)
+
+
 @contextlib.contextmanager
 def stopped_at_exit(worker: Background) -> Iterator[Background]:
     try:
@@ -199,7 +213,7 @@ async def test_killing_a_worker_mid_batch_and_restarting_loses_nothing_and_does_
 
     with stopped_at_exit(start_probe_worker(mode, env, tmp_path, "first")) as first:
         done_before_kill = await wait_until_done(KILL_AFTER, first)
-        kill(first)
+        await kill_mid_batch(first)
     claimed_when_killed = await count("processing")
     done_when_killed = await count("done")
     assert done_when_killed < ITEMS, "the worker finished before the kill; the test proves nothing"
