@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, screenshot
 from tests.support.processes import Instance
@@ -70,7 +71,7 @@ def test_house_party_rsvp_waitlist_promotion_and_reminder(tmp_path, chromium):
             page.get_by_label("ZIP code").fill("80203")
             page.get_by_label("Capacity").fill("1")
             page.get_by_role("button", name="Create event").click()
-            assert page.get_by_role("status").filter(has_text="Your event is saved.").is_visible()
+            expect(page.get_by_role("status").filter(has_text="Your event is saved.")).to_be_visible()
             screenshot(page, "events-1-host-dashboard")
 
             # A member finds it by ZIP code and RSVPs.
@@ -80,39 +81,39 @@ def test_house_party_rsvp_waitlist_promotion_and_reminder(tmp_path, chromium):
             first.get_by_label("Your ZIP code").fill("80202")
             first.get_by_label("Within").select_option("10")
             first.get_by_role("button", name="Find events").click()
-            assert first.get_by_text("1 event within 10 miles of 80202").is_visible()
+            expect(first.get_by_text("1 event within 10 miles of 80202")).to_be_visible()
             first.get_by_role("link", name="House party: save the footbridge").first.click()
             first.get_by_label("Your name").fill("Rosa Diaz")
             first.get_by_label("Email", exact=True).fill("rosa@example.org")
             first.get_by_label("ZIP code", exact=True).fill("80202")
             first.get_by_role("button", name="RSVP").click()
-            assert first.get_by_role("heading", name="You're going").is_visible()
+            expect(first.get_by_role("heading", name="You're going")).to_be_visible()
             screenshot(first, "events-2-going")
 
             # A second member finds it full and joins the waitlist.
             second_context = chromium.new_context(**PHONE)
             second = second_context.new_page()
             second.goto(page.url.replace("/host?created=1", ""))
-            assert second.get_by_text("Full — RSVP to join the waitlist").is_visible()
+            expect(second.get_by_text("Full — RSVP to join the waitlist")).to_be_visible()
             second.get_by_label("Your name").fill("Sam Lee")
             second.get_by_label("Email", exact=True).fill("sam@example.org")
             second.get_by_role("button", name="Join the waitlist").click()
-            assert second.get_by_role("heading", name="You're on the waitlist").is_visible()
-            assert second.get_by_text("You are number 1 on the waitlist").is_visible()
+            expect(second.get_by_role("heading", name="You're on the waitlist")).to_be_visible()
+            expect(second.get_by_text("You are number 1 on the waitlist")).to_be_visible()
 
             # The first cancels from the link in her confirmation email; the second moves in.
             confirmation = _mail(smtp, "rosa@example.org", "You're going")
             manage = re.search(r"https?://\S+/events/rsvp/\S+", _text(confirmation)).group(0)
             first.goto(_on(base, manage))
             first.get_by_role("button", name="Cancel my RSVP").click()
-            assert first.get_by_text("Your RSVP is cancelled").is_visible()
+            expect(first.get_by_text("Your RSVP is cancelled")).to_be_visible()
             promoted = _mail(smtp, "sam@example.org", "A place opened up")
             assert "you are now on the list of people going" in _text(promoted)
             assert str(promoted["List-Unsubscribe"]).strip().startswith("<http")
 
             # The host sees the change.
             page.reload()
-            assert page.get_by_role("cell", name="sam@example.org").is_visible()
+            expect(page.get_by_role("cell", name="sam@example.org")).to_be_visible()
             screenshot(page, "events-3-host-after-promotion")
 
             # The periodic job (once a minute) sends the 2-hour reminder through SMTP.

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.support.mailbox import mail_to, mails
@@ -63,25 +64,25 @@ def test_a_leader_emails_their_signers_on_a_phone(live, phone):
     signer.get_by_label("Email", exact=True).fill("sam.signer@example.org")
     signer.get_by_label("Postal code", exact=True).fill("AB1 2CD")
     signer.get_by_role("button", name="Sign").click()
-    assert signer.get_by_role("heading", name="Thank you for signing").is_visible()
+    expect(signer.get_by_role("heading", name="Thank you for signing")).to_be_visible()
     supporter.close()
 
     # From the dashboard: “Email your signers”, compose, save.
     page.reload()
     page.get_by_role("link", name="Email your signers").click()
-    assert page.get_by_text("1 signer can be emailed").is_visible()
+    expect(page.get_by_text("1 signer can be emailed")).to_be_visible()
     page.get_by_role("link", name="Write an email").click()
     page.get_by_label("Subject").fill("Thank you, {{ given_name }}")
     page.get_by_label("Message").fill(
         "Hi {{ given_name }},\n\nThe council votes on Monday. Ask a friend: {{ petition_url }}"
     )
     page.get_by_role("button", name="Save draft and preview").click()
-    assert page.get_by_role("status").filter(has_text="Your draft is saved.").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Your draft is saved.")).to_be_visible()
     # Sam did not agree to share their name, so the preview uses example merge fields.
-    assert page.get_by_text("With example merge fields (").is_visible()
-    assert page.get_by_text("Thank you, Alex").first.is_visible()
+    expect(page.get_by_text("With example merge fields (")).to_be_visible()
+    expect(page.get_by_text("Thank you, Alex").first).to_be_visible()
     preview = page.frame_locator("iframe[title='The email as signers will see it']")
-    assert preview.get_by_text("Hi Alex,").is_visible()
+    expect(preview.get_by_text("Hi Alex,")).to_be_visible()
     assert "sam.signer@example.org" not in page.content()
     assert "Sam" not in page.content()
     screenshot(page, "mail-1-preview")
@@ -89,7 +90,7 @@ def test_a_leader_emails_their_signers_on_a_phone(live, phone):
     # A typo in a merge field is refused, with the field named and the text kept.
     page.get_by_label("Message").fill("Hi {{ frist_name }}")
     page.get_by_role("button", name="Save changes and preview").click()
-    assert page.get_by_role("alert").filter(has_text="frist_name").is_visible()
+    expect(page.get_by_role("alert").filter(has_text="frist_name")).to_be_visible()
     assert page.get_by_label("Message").input_value() == "Hi {{ frist_name }}"
     screenshot(page, "mail-2-merge-field-error")
     page.get_by_label("Message").fill("Hi {{ given_name }},\n\nThe council votes on Monday.")
@@ -97,12 +98,12 @@ def test_a_leader_emails_their_signers_on_a_phone(live, phone):
 
     # A test to herself, then send now after the confirmation.
     page.get_by_role("button", name="Send me a test").click()
-    assert page.get_by_role("status").filter(has_text="A test is on its way").is_visible()
+    expect(page.get_by_role("status").filter(has_text="A test is on its way")).to_be_visible()
     test = _wait_for_mail(instance.data_dir, "priya@example.org", "[Test] Thank you, Alex")
     assert "Hi Alex" in test.text
     page.get_by_role("link", name="Send now…").click()
     page.get_by_role("button", name="Send to 1 signer").click()
-    assert page.get_by_role("status").filter(has_text="on its way to your signers").is_visible()
+    expect(page.get_by_role("status").filter(has_text="on its way to your signers")).to_be_visible()
     sent = _wait_for_mail(instance.data_dir, "sam.signer@example.org", "Thank you, Sam")
     assert "Hi Sam" in sent.text and "/mail/unsubscribe/" in sent.text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.support.mailbox import mail_to
@@ -29,7 +30,7 @@ def test_start_publish_sign_and_deliver_on_a_phone(live, phone):
     page.get_by_label("Your name").fill("Priya Patel")
     page.get_by_label("Your email").fill("priya@example.org")
     page.get_by_role("button", name="Save draft").click()
-    assert page.get_by_role("heading", name="Your draft is saved").is_visible()
+    expect(page.get_by_role("heading", name="Your draft is saved")).to_be_visible()
 
     # The emailed link signs her in and leads to her draft, which she publishes.
     link = re.search(r"https?://\S+/login/\S+", mail_to(instance.data_dir, "priya@example.org").text)
@@ -50,13 +51,13 @@ def test_start_publish_sign_and_deliver_on_a_phone(live, phone):
     signer.get_by_label("Postal code", exact=True).fill("AB1 2CD")
     signer.get_by_label("Share my name and postal code with the petition's creator").check()
     signer.get_by_role("button", name="Sign").click()
-    assert signer.get_by_role("heading", name="Thank you for signing").is_visible()
+    expect(signer.get_by_role("heading", name="Thank you for signing")).to_be_visible()
     screenshot(signer, "journey-3-thanks")
     supporter.close()
 
     # Back on the dashboard, the leader sees the signature and downloads the delivery packet.
     page.reload()
-    assert page.get_by_text("Sam").first.is_visible()
+    expect(page.get_by_text("Sam").first).to_be_visible()
     pdf_href = page.get_by_role("link", name=re.compile("PDF", re.I)).first.get_attribute("href")
     response = page.request.get(pdf_href if pdf_href.startswith("http") else base + pdf_href)
     assert response.ok
